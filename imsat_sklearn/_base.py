@@ -1,0 +1,220 @@
+"""Shared scikit-learn glue of the IMSAT estimators.
+
+Validation of parameters and data, device choice, random seeds, the fit driver
+and persistence live here. The training math lives in ``imsat_sklearn._torch``.
+"""
+
+import math
+import numbers
+import warnings
+from abc import ABCMeta, abstractmethod
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._device import as_float32_tensor, batched_outputs, resolve_device
+from ._torch.network import build_network, empty_network
+from ._torch.radius import kth_neighbor_distance
+from ._torch.sat import RPT, VAT
+from ._torch.trainer import Schedule, train
+
+# Version of the pickled network layout; bump it when the layout changes.
+_FORMAT_VERSION = 1
+
+
+class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
+    """Parameters, validation, fit driver and persistence shared by both estimators."""
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "lam": [Interval(numbers.Real, 0, None, closed="left")],
+        "augmentation": [StrOptions({"vat", "rpt"})],
+        "xi": [Interval(numbers.Real, 0, None, closed="neither")],
+        "eps": [None, Interval(numbers.Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "eps_scale": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "min_updates": [Interval(numbers.Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    @abstractmethod
+    def _n_outputs(self):
+        """Width of the network's head."""
+
+    @abstractmethod
+    def _objective(self):
+        """The torch objective of this task."""
+
+    def _check_data_size(self, X):
+        """Task-specific checks of the training data (e.g. n_samples >= n_clusters)."""
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model to ``X``; see the subclass docstring for details."""
+        X = validate_data(self, X, dtype=[np.float32, np.float64], order="C", ensure_min_samples=2)
+        self._check_data_size(X)
+        hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        device = resolve_device(self.device)
+        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=2)
+
+        X_train = as_float32_tensor(X, device)
+        radius = self._radius(X_train)
+        init_generator = torch.Generator().manual_seed(int(seeds[0]))
+        network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), init_generator)
+        network.to(device)
+        result = train(
+            network,
+            self._objective(),
+            self._augmentations(),
+            X_train,
+            radius,
+            lam=self.lam,
+            schedule=self._schedule(X.shape[0]),
+            generator=torch.Generator(device=device).manual_seed(int(seeds[1])),
+            on_epoch=self._print_epoch if self.verbose else None,
+        )
+        self._check_result(result)
+        self.network_ = network
+        self.n_iter_ = result.n_epochs
+        self.loss_curve_ = result.loss_curve
+        self.loss_parts_ = {name: np.asarray(values) for name, values in result.loss_parts.items()}
+        self._after_fit(X)
+        return self
+
+    def _after_fit(self, X):
+        """Hook for fitted attributes computed on the training data (labels_)."""
+
+    def _radius(self, X):
+        """Per-sample perturbation radius: fixed ``eps`` or eps_scale x k-NN distance."""
+        n_samples = X.shape[0]
+        if self.eps is not None:
+            return torch.full((n_samples,), float(self.eps), dtype=X.dtype, device=X.device)
+        n_neighbors = self.n_neighbors
+        if n_neighbors >= n_samples:
+            warnings.warn(
+                f"n_neighbors={n_neighbors} must be < n_samples={n_samples}; using "
+                f"n_neighbors={n_samples - 1}.",
+                UserWarning,
+            )
+            n_neighbors = n_samples - 1
+        return self.eps_scale * kth_neighbor_distance(X, n_neighbors)
+
+    def _augmentations(self):
+        if self.augmentation == "rpt":
+            return [RPT()]
+        return [VAT(xi=self.xi)]
+
+    def _schedule(self, n_samples):
+        """Minibatch schedule; small data gets extra passes per epoch to reach min_updates."""
+        batch_size = self.batch_size
+        if batch_size > n_samples:
+            warnings.warn(
+                f"Got batch_size={batch_size} > n_samples={n_samples}; using batch_size={n_samples}.",
+                UserWarning,
+            )
+            batch_size = n_samples
+        updates_per_pass = n_samples // batch_size
+        passes = max(1, math.ceil(self.min_updates / (self.max_iter * updates_per_pass)))
+        return Schedule(
+            batch_size=batch_size,
+            n_epochs=self.max_iter,
+            passes_per_epoch=passes,
+            learning_rate=self.learning_rate,
+        )
+
+    def _check_result(self, result):
+        name = type(self).__name__
+        if result.stop_reason == "diverged" and not result.loss_curve:
+            raise ValueError(
+                f"{name} diverged in its first epoch (the loss became NaN or infinite). "
+                f"Lower learning_rate (now {self.learning_rate}) or scale the features of X."
+            )
+        if result.stop_reason == "diverged":
+            warnings.warn(
+                f"{name} diverged after {result.n_epochs} epoch(s) (non-finite loss); keeping the "
+                f"model of epoch {result.n_epochs}. Lower learning_rate (now {self.learning_rate}) "
+                "or scale the features of X.",
+                ConvergenceWarning,
+            )
+        elif result.stop_reason == "interrupted":
+            warnings.warn(
+                f"{name}.fit was interrupted; keeping the model of the last completed epoch "
+                f"(n_iter_={result.n_epochs}).",
+                UserWarning,
+            )
+
+    def _print_epoch(self, epoch, loss, parts, seconds):
+        detail = "  ".join(f"{name}={value:.4f}" for name, value in parts.items())
+        print(f"epoch {epoch:3d}/{self.max_iter}  loss={loss:.4f}  {detail}  {seconds:.1f}s", flush=True)
+
+    def _outputs(self, X):
+        """Validated X -> network outputs (probabilities), computed in row batches."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        device = resolve_device(self.device)
+        network = self.network_.to(device)
+        return batched_outputs(network, self._objective().output, X, device)
+
+    def score(self, X, y=None):
+        """Estimated information of the learned representation on ``X`` (higher is better).
+
+        See the subclass docstring for the exact quantity.
+        """
+        probs = torch.from_numpy(self._outputs(X))
+        return float(self._objective().mutual_information(probs))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def __getstate__(self):
+        # A copy: the base class may hand back the instance's own __dict__.
+        state = dict(super().__getstate__())
+        network = state.pop("network_", None)
+        if network is not None:
+            state["_network_state"] = {
+                "format_version": _FORMAT_VERSION,
+                "architecture": network.architecture,
+                "tensors": {k: v.detach().cpu() for k, v in network.state_dict().items()},
+            }
+        return state
+
+    def __setstate__(self, state):
+        payload = state.pop("_network_state", None)
+        if payload is not None:
+            state["network_"] = _load_network(payload, type(self).__name__)
+        super().__setstate__(state)
+
+
+def _load_network(payload, name):
+    version = payload.get("format_version")
+    if version != _FORMAT_VERSION:
+        raise ValueError(
+            f"This {name} was saved with model format version {version}, but this version of "
+            f"imsat_sklearn reads format {_FORMAT_VERSION}. Load it with the imsat_sklearn "
+            "release that saved it, or refit."
+        )
+    network = empty_network(**payload["architecture"])
+    network.load_state_dict(payload["tensors"])
+    return network.eval()
+
+
+def _check_hidden_layer_sizes(hidden_layer_sizes):
+    sizes = (hidden_layer_sizes,) if np.ndim(hidden_layer_sizes) == 0 else tuple(hidden_layer_sizes)
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ValueError(
+            "hidden_layer_sizes must be a tuple of positive ints (or () for a linear model), "
+            f"got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(s) for s in sizes)

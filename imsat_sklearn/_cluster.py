@@ -1,0 +1,297 @@
+"""IMSATClusterer: clustering by Information Maximizing Self-Augmented Training."""
+
+import numbers
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval
+
+from ._base import BaseIMSAT
+from ._torch.objectives import ClusteringObjective
+
+
+class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseIMSAT):
+    """Clustering with IMSAT (Information Maximizing Self-Augmented Training).
+
+    A neural network maps each sample to a distribution over ``n_clusters``
+    clusters. Training maximises the mutual information I(X;Y) = H(Y) - H(Y|X)
+    between samples and cluster assignments while self-augmented training
+    (SAT) keeps the prediction on an augmented sample close to the prediction
+    on the sample. Each minibatch minimises::
+
+        R_SAT + lam * (H(Y|X) - mu * H(Y))
+
+    where H(Y) is the entropy of the minibatch mean of the softmax outputs
+    and H(Y|X) the mean per-sample entropy. With ``augmentation='vat'`` the
+    augmented sample is the virtual adversarial point at radius ``eps_i``.
+
+    Parameters
+    ----------
+    n_clusters : int, default=10
+        Number of clusters K (>= 1), the width of the softmax output.
+    hidden_layer_sizes : tuple of int, default=(1200, 1200)
+        Widths of the hidden layers; each is Linear -> BatchNorm1d
+        (eps=2e-5, momentum=0.1) -> ReLU. ``()`` gives linear IMSAT (a
+        linear map followed by the softmax).
+    lam : float, default=0.1
+        Weight (>= 0) of the information term relative to the SAT penalty.
+    mu : float, default=4.0
+        Weight (>= 0) of the marginal entropy H(Y) against H(Y|X); larger
+        values push towards equal-sized clusters.
+    augmentation : {'vat', 'rpt'}, default='vat'
+        Self-augmentation: 'vat' uses the virtual adversarial perturbation
+        (one power iteration), 'rpt' a random perturbation of the same radius.
+    xi : float, default=10.0
+        Length (> 0, in units of X) of the finite-difference step of the VAT
+        power iteration.
+    eps : float or None, default=None
+        Perturbation radius (>= 0, in units of X). ``None`` gives each sample
+        its own radius ``eps_scale`` times its distance to its
+        ``n_neighbors``-th nearest other training sample.
+    n_neighbors : int, default=10
+        Which nearest neighbour (>= 1) sets the radius when ``eps=None``.
+        Clipped to ``n_samples - 1`` with a warning. The paper states the
+        10th neighbour; the authors' code used the 11th (an off-by-one). We
+        use ``n_neighbors`` exactly as given, so ``n_neighbors=11``
+        reproduces the authors' code.
+    eps_scale : float, default=0.25
+        Multiplier (>= 0) of the k-NN distance giving the radius.
+    batch_size : int, default=250
+        Minibatch size (>= 1). Clipped to ``n_samples`` with a warning.
+    max_iter : int, default=50
+        Number of epochs (>= 1). An epoch is one shuffled pass of full
+        minibatches, or several passes for small data (see ``min_updates``).
+    min_updates : int, default=2000
+        Minimum total number of parameter updates (>= 0). When
+        ``max_iter * (n_samples // batch_size)`` is smaller, each epoch makes
+        ``ceil(min_updates / (max_iter * (n_samples // batch_size)))`` passes.
+        The authors' MNIST schedule (14,000 updates) is unaffected; a
+        1,797-sample set gets 2,100 updates instead of 350. 0 gives exactly
+        the authors' schedule.
+    learning_rate : float, default=0.002
+        Adam step size (> 0).
+    device : str, default='auto'
+        Torch device for training and prediction: 'auto' (CUDA when
+        available, else CPU), 'cpu', 'cuda' or 'cuda:N'. It may be changed
+        with ``set_params`` after fitting to predict elsewhere.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weight initialisation, minibatch order and perturbations
+        through per-fit torch generators; the global torch and numpy random
+        states are neither used nor changed. An int gives bit-identical
+        results on the CPU.
+    verbose : int, default=0
+        With ``verbose >= 1``, prints one line per epoch: loss, its parts
+        and elapsed seconds.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,), dtype int64
+        Cluster of each training sample (argmax of ``predict_proba``).
+    n_iter_ : int
+        Number of epochs run.
+    loss_curve_ : list of float
+        Mean minibatch loss of each epoch.
+    loss_parts_ : dict of str -> ndarray of shape (n_iter_,)
+        Per-epoch means of 'R_SAT', 'H(Y|X)' and 'H(Y)' (nats).
+    network_ : torch.nn.Module
+        The trained network (its head gives the logits).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X is a DataFrame with string
+        column names.
+
+    See Also
+    --------
+    sklearn.cluster.KMeans : Centroid-based clustering.
+
+    Notes
+    -----
+    With ``random_state`` fixed, fits on the CPU are bit-identical. On CUDA,
+    some kernels are not deterministic, so results can differ in the last
+    bits between runs.
+
+    References
+    ----------
+    .. [1] W. Hu, T. Miyato, S. Tokui, E. Matsumoto and M. Sugiyama.
+       "Learning Discrete Representations via Information Maximizing
+       Self-Augmented Training". ICML 2017, arXiv:1702.08720. Sections 3.1
+       (SAT), 3.2 (clustering objective) and 4.1 (settings).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from imsat_sklearn import IMSATClusterer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> model = IMSATClusterer(n_clusters=10, hidden_layer_sizes=(100,), max_iter=5,
+    ...                        min_updates=0, random_state=0).fit(X / 16)
+    >>> model.labels_.shape
+    (1797,)
+    >>> model.predict_proba(X[:2] / 16).shape
+    (2, 10)
+    """
+
+    _parameter_constraints = {
+        **BaseIMSAT._parameter_constraints,
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "mu": [Interval(numbers.Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_clusters=10,
+        *,
+        hidden_layer_sizes=(1200, 1200),
+        lam=0.1,
+        mu=4.0,
+        augmentation="vat",
+        xi=10.0,
+        eps=None,
+        n_neighbors=10,
+        eps_scale=0.25,
+        batch_size=250,
+        max_iter=50,
+        min_updates=2000,
+        learning_rate=0.002,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_clusters = n_clusters
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.lam = lam
+        self.mu = mu
+        self.augmentation = augmentation
+        self.xi = xi
+        self.eps = eps
+        self.n_neighbors = n_neighbors
+        self.eps_scale = eps_scale
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.min_updates = min_updates
+        self.learning_rate = learning_rate
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _n_outputs(self):
+        return self.n_clusters
+
+    def _objective(self):
+        return ClusteringObjective(mu=self.mu)
+
+    def _check_data_size(self, X):
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
+
+    def _after_fit(self, X):
+        self.labels_ = self.predict(X)
+
+    @property
+    def _n_features_out(self):
+        return self.n_clusters
+
+    def fit(self, X, y=None):
+        """Train the network on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, finite numbers. float32 input is used without a
+            copy; float64 and integer input is converted to float32 once.
+            Requires ``n_samples >= max(2, n_clusters)``.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : IMSATClusterer
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If X is empty, not 2-D, holds NaN or inf, has fewer samples than
+            ``n_clusters``; if a parameter is out of range; if ``device``
+            names an unavailable device; if training diverges in its first
+            epoch.
+        """
+        return super().fit(X, y)
+
+    def predict_proba(self, X):
+        """Cluster membership probabilities p(y|x).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples with the features seen in fit.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_clusters), dtype float32
+            Softmax outputs of the network; rows sum to 1.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X holds NaN or inf or has the wrong number of features.
+        """
+        return self._outputs(X)
+
+    def predict(self, X):
+        """Most probable cluster of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples with the features seen in fit.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), dtype int64
+            Index in ``[0, n_clusters)`` of each sample's cluster.
+        """
+        return self.predict_proba(X).argmax(axis=1).astype(np.int64)
+
+    def transform(self, X):
+        """Cluster probabilities as features (the same array as ``predict_proba``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples with the features seen in fit.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_clusters), dtype float32
+            p(y = k | x) for each cluster k.
+        """
+        return self.predict_proba(X)
+
+    def score(self, X, y=None):
+        """Estimated mutual information I(X;Y) = H(Y) - H(Y|X) on ``X``, in nats.
+
+        H(Y) is the entropy of the mean of ``predict_proba(X)`` and H(Y|X) the
+        mean entropy of its rows. Higher is better (at most log(n_clusters)),
+        so model selection such as GridSearchCV needs no labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples with the features seen in fit.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            The mutual information estimate, in nats.
+        """
+        return super().score(X, y)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

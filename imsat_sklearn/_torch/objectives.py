@@ -1,0 +1,113 @@
+"""IMSAT objectives: the information term and the SAT divergence of each task.
+
+An objective knows its output distribution (softmax over K clusters, or M
+independent Bernoulli bits), the divergence used by self-augmented training,
+the information term to minimise, and how to estimate the mutual information
+on a whole data set. All losses are means over the minibatch, in nats.
+
+Reference: Hu et al., "Learning Discrete Representations via Information
+Maximizing Self-Augmented Training", ICML 2017, Sections 3.2-3.3.
+"""
+
+import torch
+from torch.nn import functional as F
+
+
+def _entropy(p, dim=-1):
+    return -torch.special.xlogy(p, p).sum(dim)
+
+
+def _bernoulli_entropy(p):
+    return -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p))
+
+
+class ClusteringObjective:
+    """Softmax clustering: minimise H(Y|X) - mu * H(Y), or a KL to a prior.
+
+    With ``log_prior`` given (log of a cluster-size prior q), the marginal term
+    becomes mu * KL(p_hat || q), which equals -mu * H(Y) up to a constant when
+    q is uniform.
+    """
+
+    def __init__(self, mu, log_prior=None):
+        self.mu = mu
+        self.log_prior = log_prior
+
+    def sat_divergence(self, target_logits, logits):
+        """Mean over the batch of KL(p(y|x) || p(y|T(x))); target is detached."""
+        target_log_p = F.log_softmax(target_logits, dim=1)
+        log_p = F.log_softmax(logits, dim=1)
+        return F.kl_div(log_p, target_log_p, reduction="batchmean", log_target=True)
+
+    def information_loss(self, logits):
+        """Return (loss, parts) with loss = H(Y|X) - mu * H(Y) on the batch."""
+        p = F.softmax(logits, dim=1)
+        conditional = _entropy(p).mean()
+        marginal_p = p.mean(0)
+        marginal = _entropy(marginal_p)
+        if self.log_prior is None:
+            loss = conditional - self.mu * marginal
+        else:
+            kl = (torch.special.xlogy(marginal_p, marginal_p) - marginal_p * self.log_prior).sum()
+            loss = conditional + self.mu * kl
+        return loss, {"H(Y|X)": conditional, "H(Y)": marginal}
+
+    @staticmethod
+    def mutual_information(probs):
+        """I(X;Y) = H(mean p) - mean H(p) in nats, over all rows of ``probs``."""
+        return _entropy(probs.mean(0)) - _entropy(probs).mean()
+
+    @staticmethod
+    def output(logits):
+        return F.softmax(logits, dim=1)
+
+
+class HashingObjective:
+    """Independent Bernoulli bits: minimise H(Y|X) - sum_m H(Y_m) + sum_{m!=l} I(Y_m;Y_l)."""
+
+    def sat_divergence(self, target_logits, logits):
+        """Mean over the batch of the Bernoulli KL summed over bits; target detached."""
+        log_p1, log_p0 = F.logsigmoid(target_logits), F.logsigmoid(-target_logits)
+        log_q1, log_q0 = F.logsigmoid(logits), F.logsigmoid(-logits)
+        p1 = torch.sigmoid(target_logits)
+        kl = p1 * (log_p1 - log_q1) + (1 - p1) * (log_p0 - log_q0)
+        return kl.sum(1).mean()
+
+    def information_loss(self, logits):
+        """Return (loss, parts) for the hashing information term on the batch."""
+        p = torch.sigmoid(logits)
+        conditional = _bernoulli_entropy(p).sum(1).mean()
+        marginal = _bernoulli_entropy(p.mean(0)).sum()
+        pairwise = pairwise_mutual_information(p)
+        loss = conditional - marginal + pairwise
+        return loss, {"H(Y|X)": conditional, "sum H(Y_m)": marginal, "sum I(Y_m;Y_l)": pairwise}
+
+    @classmethod
+    def mutual_information(cls, probs):
+        """sum_m H(Y_m) - H(Y|X) - sum_{m!=l} I(Y_m;Y_l) over all rows of ``probs``."""
+        conditional = _bernoulli_entropy(probs).sum(1).mean()
+        marginal = _bernoulli_entropy(probs.mean(0)).sum()
+        return marginal - conditional - pairwise_mutual_information(probs)
+
+    @staticmethod
+    def output(logits):
+        return torch.sigmoid(logits)
+
+
+def pairwise_mutual_information(p):
+    """Sum over ordered pairs m != l of I(Y_m; Y_l) from bit probabilities ``p`` (n, M).
+
+    The 2x2 joint of bits m and l is the batch mean of products of their
+    probabilities and complements; all pairs come from four M x M matrix products.
+    """
+    n = p.shape[0]
+    q = 1 - p
+    joints = torch.stack([p.T @ p, p.T @ q, q.T @ p, q.T @ q]) / n
+    marginal = p.mean(0)
+    marginals = torch.stack([marginal, 1 - marginal])
+    products = torch.stack(
+        [torch.outer(marginals[a], marginals[b]) for a in (0, 1) for b in (0, 1)]
+    )
+    terms = torch.special.xlogy(joints, joints) - torch.special.xlogy(joints, products)
+    mi = terms.sum(0)
+    return mi.sum() - mi.diagonal().sum()

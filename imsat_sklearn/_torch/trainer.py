@@ -1,0 +1,115 @@
+"""The one IMSAT training loop, shared by clustering and hashing.
+
+Per minibatch: a clean forward pass (updating BatchNorm statistics), the SAT
+penalty of every augmentation against the detached clean outputs, the
+task's information term, one Adam step. Losses are accumulated on the device
+and read once per epoch, so a GPU is never made to wait inside an epoch.
+"""
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced, besides the trained network (updated in place)."""
+
+    loss_curve: list = field(default_factory=list)
+    loss_parts: dict = field(default_factory=dict)
+    stop_reason: str = "completed"  # "completed", "diverged" or "interrupted"
+
+    @property
+    def n_epochs(self):
+        return len(self.loss_curve)
+
+
+@dataclass
+class Schedule:
+    """How many updates to run: epochs of full, shuffled passes over the data."""
+
+    batch_size: int
+    n_epochs: int
+    passes_per_epoch: int = 1
+    learning_rate: float = 0.002
+
+
+def train(network, objective, augmentations, X, radius, *, lam, schedule, generator, on_epoch=None):
+    """Train ``network`` in place with the IMSAT loss R_SAT + lam * information term.
+
+    ``X`` (n, d) and ``radius`` (n,) live on the training device, as does
+    ``generator``, which draws every permutation and perturbation. Each pass
+    visits ``n // batch_size`` full minibatches of a fresh permutation, so
+    BatchNorm never sees a minibatch smaller than ``batch_size``.
+
+    Training stops early, keeping the network of the last completed epoch,
+    when an epoch's loss is not finite ("diverged") or on KeyboardInterrupt
+    ("interrupted"). ``on_epoch(epoch, loss, parts, seconds)`` is called after
+    every completed epoch.
+    """
+    optimizer = torch.optim.Adam(network.parameters(), lr=schedule.learning_rate)
+    forward = partial(network, update_stats=False)
+    result = TrainResult()
+    snapshot = _snapshot(network)
+    network.train()
+    started = time.perf_counter()
+    try:
+        for epoch in range(1, schedule.n_epochs + 1):
+            totals, names = _run_epoch(
+                network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator
+            )
+            values = (totals / (schedule.passes_per_epoch * (X.shape[0] // schedule.batch_size))).tolist()
+            if not all(map(_finite, values)):
+                result.stop_reason = "diverged"
+                break
+            snapshot = _snapshot(network)
+            _record(result, names, values)
+            if on_epoch is not None:
+                on_epoch(epoch, values[0], dict(zip(names[1:], values[1:])), time.perf_counter() - started)
+    except KeyboardInterrupt:
+        result.stop_reason = "interrupted"
+    network.load_state_dict(snapshot)
+    network.eval()
+    return result
+
+
+def _run_epoch(network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator):
+    n, batch_size = X.shape[0], schedule.batch_size
+    totals = None
+    for _ in range(schedule.passes_per_epoch):
+        permutation = torch.randperm(n, generator=generator, device=X.device)
+        for start in range(0, n - batch_size + 1, batch_size):
+            index = permutation[start : start + batch_size]
+            loss, parts = _loss(network, forward, objective, augmentations, X[index], radius[index], lam, generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step = torch.stack([loss.detach(), *(v.detach() for v in parts.values())])
+            totals = step if totals is None else totals + step
+    return totals, ["loss", *parts]
+
+
+def _loss(network, forward, objective, augmentations, x, radius, lam, generator):
+    logits = network(x)
+    target = logits.detach()
+    sat = sum(
+        aug(forward, x, target, radius, objective.sat_divergence, generator) for aug in augmentations
+    )
+    information, parts = objective.information_loss(logits)
+    return sat + lam * information, {"R_SAT": sat, **parts}
+
+
+def _snapshot(network):
+    return {name: value.detach().clone() for name, value in network.state_dict().items()}
+
+
+def _record(result, names, values):
+    result.loss_curve.append(values[0])
+    for name, value in zip(names[1:], values[1:]):
+        result.loss_parts.setdefault(name, []).append(value)
+
+
+def _finite(value):
+    return value == value and abs(value) != float("inf")

@@ -1,0 +1,206 @@
+"""IMSATClusterer as a scikit-learn estimator: API, determinism, persistence, errors."""
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from imsat_sklearn import IMSATClusterer
+from imsat_sklearn.metrics import clustering_accuracy
+
+FAST = dict(hidden_layer_sizes=(32,), max_iter=5, min_updates=200, batch_size=50)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=300, centers=3, cluster_std=0.6, random_state=1)
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    return IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(blobs[0])
+
+
+def test_fit_recovers_blobs_and_sets_attributes(blobs, fitted):
+    X, y = blobs
+    assert clustering_accuracy(y, fitted.labels_) >= 0.99
+    assert fitted.labels_.dtype == np.int64 and fitted.labels_.shape == (300,)
+    assert fitted.n_iter_ == 5 and len(fitted.loss_curve_) == 5
+    assert set(fitted.loss_parts_) == {"R_SAT", "H(Y|X)", "H(Y)"}
+    assert all(len(v) == 5 for v in fitted.loss_parts_.values())
+    assert fitted.n_features_in_ == 2
+
+
+def test_predict_proba_transform_and_score(blobs, fitted):
+    X, _ = blobs
+    proba = fitted.predict_proba(X)
+    assert proba.shape == (300, 3) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(fitted.transform(X), proba)
+    np.testing.assert_array_equal(fitted.predict(X), fitted.labels_)
+    # Well separated, balanced clusters: I(X;Y) close to its maximum log(3).
+    assert np.log(3) - 0.05 < fitted.score(X) <= np.log(3) + 1e-6
+
+
+def test_fit_predict_equals_labels(blobs):
+    model = IMSATClusterer(n_clusters=3, random_state=1, **FAST)
+    np.testing.assert_array_equal(model.fit_predict(blobs[0]), model.labels_)
+
+
+def test_same_random_state_gives_identical_results(blobs):
+    a = IMSATClusterer(n_clusters=3, random_state=7, **FAST).fit(blobs[0])
+    b = IMSATClusterer(n_clusters=3, random_state=7, **FAST).fit(blobs[0])
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    assert a.loss_curve_ == b.loss_curve_
+    np.testing.assert_array_equal(a.predict_proba(blobs[0]), b.predict_proba(blobs[0]))
+
+
+def test_fit_leaves_global_random_states_alone(blobs):
+    torch.manual_seed(123)
+    np.random.seed(123)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(blobs[0])
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.random.get_state()[1].tolist() == numpy_state[1].tolist()
+
+
+def test_pipeline_and_clone(blobs):
+    pipe = make_pipeline(StandardScaler(), IMSATClusterer(n_clusters=3, random_state=0, **FAST))
+    labels = pipe.fit_predict(blobs[0])
+    assert clustering_accuracy(blobs[1], labels) >= 0.99
+    copy = clone(pipe)
+    with pytest.raises(NotFittedError):
+        copy.predict(blobs[0])
+
+
+def test_grid_search_picks_by_unsupervised_score(blobs):
+    search = GridSearchCV(
+        IMSATClusterer(random_state=0, **FAST),
+        {"lam": [0.05, 0.2], "n_clusters": [2, 3]},
+        cv=2,
+    )
+    search.fit(blobs[0])
+    # Mutual information rewards using three equally likely clusters on three blobs.
+    assert search.best_params_["n_clusters"] == 3
+    assert clustering_accuracy(blobs[1], search.best_estimator_.predict(blobs[0])) >= 0.99
+
+
+@pytest.mark.parametrize("dump,load", [(pickle.dumps, pickle.loads), ("joblib", "joblib")])
+def test_pickle_and_joblib_round_trips(blobs, fitted, dump, load):
+    if dump == "joblib":
+        buffer = io.BytesIO()
+        joblib.dump(fitted, buffer)
+        buffer.seek(0)
+        restored = joblib.load(buffer)
+    else:
+        restored = load(dump(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(blobs[0]), fitted.predict_proba(blobs[0]))
+    np.testing.assert_array_equal(restored.labels_, fitted.labels_)
+    assert restored.get_params() == fitted.get_params()
+
+
+def test_unknown_format_version_is_a_clear_error(fitted):
+    state = fitted.__getstate__()
+    state["_network_state"]["format_version"] = 999
+    restored = IMSATClusterer.__new__(IMSATClusterer)
+    with pytest.raises(ValueError, match="format version 999"):
+        restored.__setstate__(state)
+
+
+def test_float32_input_is_used_without_copy_and_never_modified(blobs):
+    X = np.ascontiguousarray(blobs[0], dtype=np.float32)
+    before = X.copy()
+    IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(X)
+    np.testing.assert_array_equal(X, before)
+
+
+def test_float64_and_int_inputs_are_accepted(blobs):
+    X64 = blobs[0].astype(np.float64)
+    model = IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(X64)
+    assert clustering_accuracy(blobs[1], model.labels_) >= 0.99
+    Xint = np.round(X64 * 10).astype(np.int64)
+    assert IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(Xint).labels_.shape == (300,)
+
+
+def test_verbose_prints_one_line_per_epoch(blobs, capsys):
+    IMSATClusterer(n_clusters=3, random_state=0, verbose=1, **FAST).fit(blobs[0])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith("epoch   1/5") and "R_SAT=" in lines[0] and lines[0].endswith("s")
+
+
+def test_silent_by_default(blobs, capsys):
+    IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(blobs[0])
+    assert capsys.readouterr().out == ""
+
+
+def test_fixed_eps_and_rpt_fit(blobs):
+    model = IMSATClusterer(n_clusters=3, eps=0.5, augmentation="rpt", random_state=0, **FAST)
+    assert clustering_accuracy(blobs[1], model.fit(blobs[0]).labels_) >= 0.99
+
+
+def test_linear_model(blobs):
+    model = IMSATClusterer(n_clusters=3, random_state=0, **{**FAST, "hidden_layer_sizes": ()})
+    model.fit(blobs[0])
+    assert len(model.network_.hidden) == 0
+    assert clustering_accuracy(blobs[1], model.labels_) > 0.95
+
+
+def test_small_data_schedule_reaches_min_updates(blobs):
+    model = IMSATClusterer(n_clusters=3, batch_size=100, max_iter=4, min_updates=30, hidden_layer_sizes=(8,))
+    schedule = model._schedule(300)
+    # 3 updates per pass, 4 epochs: ceil(30 / 12) = 3 passes per epoch.
+    assert schedule.passes_per_epoch == 3
+    assert IMSATClusterer(min_updates=0)._schedule(70000).passes_per_epoch == 1
+    assert IMSATClusterer()._schedule(70000).passes_per_epoch == 1
+
+
+def test_device_cuda_without_gpu_is_a_clear_error(blobs):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is available")
+    with pytest.raises(ValueError, match="device='cuda' was requested but CUDA is not available"):
+        IMSATClusterer(n_clusters=3, device="cuda", **FAST).fit(blobs[0])
+
+
+def test_unknown_device_is_a_clear_error(blobs):
+    with pytest.raises(ValueError, match="device='tpu9' is not a valid device"):
+        IMSATClusterer(n_clusters=3, device="tpu9", **FAST).fit(blobs[0])
+
+
+def test_fewer_samples_than_clusters_is_a_clear_error():
+    with pytest.raises(ValueError, match="n_samples=5 should be >= n_clusters=10"):
+        IMSATClusterer(**FAST).fit(np.random.RandomState(0).rand(5, 3))
+
+
+def test_bad_hidden_layer_sizes_is_a_clear_error(blobs):
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive ints"):
+        IMSATClusterer(n_clusters=3, **{**FAST, "hidden_layer_sizes": (10, -1)}).fit(blobs[0])
+
+
+def test_predict_before_fit_raises_not_fitted(blobs):
+    with pytest.raises(NotFittedError):
+        IMSATClusterer().predict(blobs[0])
+
+
+def test_nan_input_is_rejected_naming_x(blobs, fitted):
+    X = blobs[0].copy()
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        IMSATClusterer(n_clusters=3, **FAST).fit(X)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        fitted.predict(X)
+
+
+def test_wrong_feature_count_at_predict(fitted):
+    with pytest.raises(ValueError, match="X has 3 features, but IMSATClusterer is expecting 2 features"):
+        fitted.predict(np.zeros((4, 3)))

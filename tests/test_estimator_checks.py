@@ -1,0 +1,20 @@
+"""scikit-learn's estimator checks over the IMSAT estimators."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from imsat_sklearn import IMSATClusterer
+
+# Small networks and schedules keep the ~50 checks fast; the default instance
+# is checked too, with its full default schedule.
+FAST = dict(hidden_layer_sizes=(32,), max_iter=3, min_updates=30, random_state=0)
+
+# No expected failures: every check must pass.
+EXPECTED_FAILED_CHECKS = {}
+
+
+@parametrize_with_checks(
+    [IMSATClusterer(n_clusters=3, **FAST), IMSATClusterer()],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
