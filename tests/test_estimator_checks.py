@@ -1,11 +1,13 @@
 """scikit-learn's estimator checks over the IMSAT estimators."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from imsat_sklearn import IMSATClusterer
 
-# Small networks and schedules keep the ~50 checks fast; the default instance
-# is checked too, with its full default schedule.
+# Small networks and schedules keep the ~50 checks per instance fast. The
+# default instances are checked too, with their full default schedules, as
+# slow tests (each check's fits run 2,000 updates of a 1200-1200 network).
 FAST = dict(hidden_layer_sizes=(32,), max_iter=3, min_updates=30, random_state=0)
 
 # No expected failures: every check must pass.
@@ -13,8 +15,17 @@ EXPECTED_FAILED_CHECKS = {}
 
 
 @parametrize_with_checks(
-    [IMSATClusterer(n_clusters=3, **FAST), IMSATClusterer()],
+    [IMSATClusterer(n_clusters=3, **FAST)],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [IMSATClusterer()],
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible_default_instance(estimator, check):
     check(estimator)

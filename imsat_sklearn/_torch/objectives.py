@@ -17,8 +17,23 @@ def _entropy(p, dim=-1):
     return -torch.special.xlogy(p, p).sum(dim)
 
 
+def _xlogx(p):
+    # x log x with a finite gradient at 0: xlogy(p, p) differentiates to p / p
+    # there, which is NaN once a sigmoid saturates to exactly 0 or 1.
+    return p * _safe_log(p)
+
+
+def _safe_log(p):
+    return torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))
+
+
 def _bernoulli_entropy(p):
-    return -(torch.special.xlogy(p, p) + torch.special.xlogy(1 - p, 1 - p))
+    return -(_xlogx(p) + _xlogx(1 - p))
+
+
+def _bernoulli_entropy_from_logits(logits):
+    # H = softplus(l) - l * sigmoid(l): exact, with finite gradients however large |l| is.
+    return F.softplus(logits) - logits * torch.sigmoid(logits)
 
 
 class ClusteringObjective:
@@ -76,7 +91,7 @@ class HashingObjective:
     def information_loss(self, logits):
         """Return (loss, parts) for the hashing information term on the batch."""
         p = torch.sigmoid(logits)
-        conditional = _bernoulli_entropy(p).sum(1).mean()
+        conditional = _bernoulli_entropy_from_logits(logits).sum(1).mean()
         marginal = _bernoulli_entropy(p.mean(0)).sum()
         pairwise = pairwise_mutual_information(p)
         loss = conditional - marginal + pairwise
@@ -108,6 +123,6 @@ def pairwise_mutual_information(p):
     products = torch.stack(
         [torch.outer(marginals[a], marginals[b]) for a in (0, 1) for b in (0, 1)]
     )
-    terms = torch.special.xlogy(joints, joints) - torch.special.xlogy(joints, products)
+    terms = _xlogx(joints) - joints * _safe_log(products)
     mi = terms.sum(0)
     return mi.sum() - mi.diagonal().sum()
