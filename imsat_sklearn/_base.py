@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._device import as_float32_tensor, batched_outputs, resolve_device
 from ._torch.network import build_network, empty_network
 from ._torch.radius import kth_neighbor_distance
-from ._torch.sat import RPT, VAT
+from ._torch.sat import build_augmentations
 from ._torch.trainer import Schedule, train
 
 # Version of the pickled network layout; bump it when the layout changes.
@@ -33,7 +33,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "lam": [Interval(numbers.Real, 0, None, closed="left")],
-        "augmentation": [StrOptions({"vat", "rpt"})],
+        "augmentation": [StrOptions({"vat", "rpt"}), callable, list],
         "xi": [Interval(numbers.Real, 0, None, closed="neither")],
         "eps": [None, Interval(numbers.Real, 0, None, closed="left")],
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -43,6 +43,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         "min_updates": [Interval(numbers.Integral, 0, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "device": [str],
+        "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
+        "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -61,17 +63,46 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the model to ``X``; see the subclass docstring for details."""
-        X = validate_data(self, X, dtype=[np.float32, np.float64], order="C", ensure_min_samples=2)
+        warm = self.warm_start and hasattr(self, "network_")
+        X = validate_data(
+            self, X, dtype=[np.float32, np.float64], order="C", ensure_min_samples=2, reset=not warm
+        )
+        _check_float32_range(X)
         self._check_data_size(X)
         hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         device = resolve_device(self.device)
-        seeds = check_random_state(self.random_state).randint(np.iinfo(np.int32).max, size=2)
-
         X_train = as_float32_tensor(X, device)
         radius = self._radius(X_train)
-        init_generator = torch.Generator().manual_seed(int(seeds[0]))
-        network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), init_generator)
-        network.to(device)
+        schedule = self._schedule(X.shape[0])
+        rng = check_random_state(self.random_state)
+
+        if warm:
+            runs = [self._train_once(X_train, radius, schedule, rng, self.network_.to(device))]
+        else:
+            runs = []
+            for _ in range(self.n_init):
+                network = build_network(
+                    X.shape[1], hidden_layer_sizes, self._n_outputs(), _cpu_generator(rng)
+                )
+                runs.append(self._train_once(X_train, radius, schedule, rng, network.to(device)))
+                if runs[-1][1].stop_reason == "interrupted":
+                    break
+        network, result = _best_run(runs)
+        self._check_result(result)
+        self.network_ = network
+        previous = self.loss_curve_ if warm else []
+        self.loss_curve_ = previous + result.loss_curve
+        self.n_iter_ = (self.n_iter_ if warm else 0) + result.n_epochs
+        self.loss_parts_ = {
+            name: np.concatenate([self.loss_parts_[name] if warm else [], values])
+            for name, values in result.loss_parts.items()
+        }
+        self._after_fit(X)
+        return self
+
+    def _train_once(self, X_train, radius, schedule, rng, network):
+        """One training run from ``network``; seeds come from ``rng`` in a fixed order."""
+        generator = torch.Generator(device=X_train.device).manual_seed(_seed(rng))
         result = train(
             network,
             self._objective(),
@@ -79,17 +110,11 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             X_train,
             radius,
             lam=self.lam,
-            schedule=self._schedule(X.shape[0]),
-            generator=torch.Generator(device=device).manual_seed(int(seeds[1])),
+            schedule=schedule,
+            generator=generator,
             on_epoch=self._print_epoch if self.verbose else None,
         )
-        self._check_result(result)
-        self.network_ = network
-        self.n_iter_ = result.n_epochs
-        self.loss_curve_ = result.loss_curve
-        self.loss_parts_ = {name: np.asarray(values) for name, values in result.loss_parts.items()}
-        self._after_fit(X)
-        return self
+        return network, result
 
     def _after_fit(self, X):
         """Hook for fitted attributes computed on the training data (labels_)."""
@@ -107,12 +132,19 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
             )
             n_neighbors = n_samples - 1
-        return self.eps_scale * kth_neighbor_distance(X, n_neighbors)
+        radius = self.eps_scale * kth_neighbor_distance(X, n_neighbors)
+        if not radius.any():
+            warnings.warn(
+                f"all k-NN distances are 0 (constant or heavily duplicated X with n_neighbors="
+                f"{n_neighbors}), so the perturbation radius is 0 and self-augmentation has no "
+                "effect. Pass a fixed eps or a larger n_neighbors.",
+                UserWarning,
+            )
+        return radius
 
     def _augmentations(self):
-        if self.augmentation == "rpt":
-            return [RPT()]
-        return [VAT(xi=self.xi)]
+        """SAT penalties of the ``augmentation`` parameter; fit sums them."""
+        return build_augmentations(self.augmentation, xi=self.xi)
 
     def _schedule(self, n_samples):
         """Minibatch schedule; small data gets extra passes per epoch to reach min_updates."""
@@ -218,3 +250,41 @@ def _check_hidden_layer_sizes(hidden_layer_sizes):
             f"got {hidden_layer_sizes!r}."
         )
     return tuple(int(s) for s in sizes)
+
+
+def _seed(rng):
+    return int(rng.randint(np.iinfo(np.int32).max))
+
+
+def _cpu_generator(rng):
+    # Initial weights are drawn on the CPU so they do not depend on the device.
+    return torch.Generator().manual_seed(_seed(rng))
+
+
+def _best_run(runs):
+    """The run with the lowest final-epoch training loss (the IMSAT objective, no labels).
+
+    Runs without a completed epoch (diverged at once) are only chosen when no
+    other run exists, so that the caller can report the failure.
+    """
+    completed = [run for run in runs if run[1].loss_curve]
+    if not completed:
+        return runs[0]
+    return min(completed, key=lambda run: run[1].loss_curve[-1])
+
+
+# float32 training squares the data (distances, BatchNorm variances): beyond
+# these magnitudes squares overflow or vanish in float32.
+_MAX_ABS = 1e15
+_MIN_ABS = 1e-15
+
+
+def _check_float32_range(X):
+    # max and min instead of abs(X): no temporary copy of a large X.
+    largest = max(float(X.max()), -float(X.min()))
+    if largest > _MAX_ABS or 0 < largest < _MIN_ABS:
+        raise ValueError(
+            f"X has values of magnitude up to {largest:.3g}, outside the range float32 training "
+            f"handles ([{_MIN_ABS:g}, {_MAX_ABS:g}]). Scale X first, e.g. with "
+            "sklearn.preprocessing.StandardScaler or MinMaxScaler."
+        )

@@ -3,10 +3,12 @@
 import numbers
 
 import numpy as np
+import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseIMSAT
+from ._device import resolve_device
 from ._torch.objectives import ClusteringObjective
 
 
@@ -24,6 +26,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     where H(Y) is the entropy of the minibatch mean of the softmax outputs
     and H(Y|X) the mean per-sample entropy. With ``augmentation='vat'`` the
     augmented sample is the virtual adversarial point at radius ``eps_i``.
+    With a cluster-size ``prior`` q, ``-mu * H(Y)`` becomes
+    ``mu * KL(p_hat(y) || q(y))``, p_hat being the same minibatch mean.
 
     Parameters
     ----------
@@ -36,11 +40,26 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     lam : float, default=0.1
         Weight (>= 0) of the information term relative to the SAT penalty.
     mu : float, default=4.0
-        Weight (>= 0) of the marginal entropy H(Y) against H(Y|X); larger
-        values push towards equal-sized clusters.
-    augmentation : {'vat', 'rpt'}, default='vat'
-        Self-augmentation: 'vat' uses the virtual adversarial perturbation
-        (one power iteration), 'rpt' a random perturbation of the same radius.
+        Weight (>= 0) of the marginal term against H(Y|X); larger values push
+        the cluster sizes harder towards equal sizes (or towards ``prior``).
+    prior : array-like of shape (n_clusters,) or None, default=None
+        Expected fraction of the samples in each cluster: positive numbers
+        summing to 1 (checked at fit, to within 1e-5). Cluster k is pushed
+        towards the size ``prior[k]``. None means equal sizes, the marginal
+        entropy term of the paper.
+    augmentation : {'vat', 'rpt'}, callable or list, default='vat'
+        Self-augmentation, i.e. the invariance to impose. 'vat' uses the
+        virtual adversarial perturbation (one power iteration), 'rpt' a
+        random direction of the same per-sample radius. A callable
+        ``T(X, generator)`` maps a float32 torch tensor batch (n, n_features)
+        on the training device to a transformed batch of the same shape,
+        dtype and device, drawing its randomness from the given
+        ``torch.Generator``; its penalty is KL(p(y|x) || p(y|T(x))) with
+        p(y|x) fixed. See :mod:`imsat_sklearn.augment`, e.g.
+        ``RandomAffine`` for images. A list of these sums their penalties,
+        e.g. ``['vat', RandomAffine((21, 21))]``. Callables must be
+        picklable and deep-copyable for pickling and ``clone``: use class
+        instances, not lambdas.
     xi : float, default=10.0
         Length (> 0, in units of X) of the finite-difference step of the VAT
         power iteration.
@@ -74,6 +93,15 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Torch device for training and prediction: 'auto' (CUDA when
         available, else CPU), 'cpu', 'cuda' or 'cuda:N'. It may be changed
         with ``set_params`` after fitting to predict elsewhere.
+    n_init : int, default=1
+        Number of trainings (>= 1) from different random initialisations;
+        the one with the lowest final-epoch training loss (the IMSAT
+        objective, no labels) is kept, as in KMeans. Cost grows linearly.
+    warm_start : bool, default=False
+        When True and the estimator is fitted, ``fit`` continues training
+        the current network for ``max_iter`` more epochs (with a fresh Adam
+        state) instead of starting over; ``n_init`` is then ignored,
+        ``n_iter_`` and ``loss_curve_`` continue.
     random_state : int, RandomState instance or None, default=None
         Seeds the weight initialisation, minibatch order and perturbations
         through per-fit torch generators; the global torch and numpy random
@@ -135,6 +163,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         **BaseIMSAT._parameter_constraints,
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
         "mu": [Interval(numbers.Real, 0, None, closed="left")],
+        "prior": [None, "array-like"],
     }
 
     def __init__(
@@ -144,6 +173,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         hidden_layer_sizes=(1200, 1200),
         lam=0.1,
         mu=4.0,
+        prior=None,
         augmentation="vat",
         xi=10.0,
         eps=None,
@@ -154,6 +184,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         min_updates=2000,
         learning_rate=0.002,
         device="auto",
+        n_init=1,
+        warm_start=False,
         random_state=None,
         verbose=0,
     ):
@@ -161,6 +193,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.hidden_layer_sizes = hidden_layer_sizes
         self.lam = lam
         self.mu = mu
+        self.prior = prior
         self.augmentation = augmentation
         self.xi = xi
         self.eps = eps
@@ -171,6 +204,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.min_updates = min_updates
         self.learning_rate = learning_rate
         self.device = device
+        self.n_init = n_init
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
 
@@ -178,7 +213,29 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         return self.n_clusters
 
     def _objective(self):
-        return ClusteringObjective(mu=self.mu)
+        return ClusteringObjective(mu=self.mu, log_prior=self._log_prior())
+
+    def _log_prior(self):
+        """Log of the validated ``prior`` on the training device, or None for equal sizes."""
+        if self.prior is None:
+            return None
+        try:
+            prior = np.asarray(self.prior, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"prior must be an array of numbers, got {self.prior!r}.") from None
+        if prior.shape != (self.n_clusters,):
+            raise ValueError(
+                f"prior must have shape (n_clusters,) = ({self.n_clusters},), got shape {prior.shape}."
+            )
+        if not (np.all(np.isfinite(prior)) and np.all(prior > 0)):
+            raise ValueError(
+                "prior must hold positive, finite cluster fractions (a zero makes the KL to the "
+                f"prior infinite; use fewer clusters instead), got {prior.tolist()}."
+            )
+        if abs(prior.sum() - 1) > 1e-5:
+            raise ValueError(f"prior must sum to 1, got a sum of {prior.sum():.6g}.")
+        log_prior = torch.from_numpy(np.log(prior / prior.sum()).astype(np.float32))
+        return log_prior.to(resolve_device(self.device))
 
     def _check_data_size(self, X):
         if X.shape[0] < self.n_clusters:
@@ -212,9 +269,16 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ------
         ValueError
             If X is empty, not 2-D, holds NaN or inf, has fewer samples than
-            ``n_clusters``; if a parameter is out of range; if ``device``
-            names an unavailable device; if training diverges in its first
-            epoch.
+            ``n_clusters``; if a parameter is out of range; if ``prior``
+            does not have shape (n_clusters,), holds a value <= 0 or does
+            not sum to 1; if ``augmentation`` is an empty list or holds an
+            unknown string, or a callable returns a batch of the wrong shape
+            or device; if ``device`` names an unavailable device; if
+            training diverges in its first epoch.
+        TypeError
+            If an ``augmentation`` entry is neither 'vat', 'rpt' nor a
+            callable instance, or a callable returns something other than
+            a tensor of the input's dtype.
         """
         return super().fit(X, y)
 

@@ -20,6 +20,7 @@ or a local function, which cannot be pickled.
 
 import inspect
 import math
+import numbers
 
 import torch
 from torch.nn import functional as F
@@ -94,7 +95,7 @@ class GaussianNoise(BaseAugmentation):
 
     def __call__(self, X, generator):
         """Return ``X`` plus noise drawn from ``generator``, same shape, dtype and device."""
-        if not (isinstance(self.std, (int, float)) and self.std >= 0):
+        if not (isinstance(self.std, numbers.Real) and self.std >= 0):
             raise ValueError(f"GaussianNoise: std must be a float >= 0, got {self.std!r}.")
         noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
         return X + self.std * noise
@@ -190,9 +191,11 @@ class RandomAffine(BaseAugmentation):
 
     def _checked_shape(self, n_features):
         shape = self.image_shape
-        shape = (shape, shape) if isinstance(shape, int) else tuple(shape)
+        if isinstance(shape, numbers.Integral):
+            shape = (shape, shape)
+        shape = tuple(shape) if isinstance(shape, (tuple, list)) else ()
         shape = (1, *shape) if len(shape) == 2 else shape
-        if len(shape) != 3 or not all(isinstance(s, int) and s > 0 for s in shape):
+        if len(shape) != 3 or not all(isinstance(s, numbers.Integral) and s > 0 for s in shape):
             raise ValueError(
                 "RandomAffine: image_shape must be a positive int, (height, width) or "
                 f"(channels, height, width), got {self.image_shape!r}."
@@ -202,12 +205,12 @@ class RandomAffine(BaseAugmentation):
                 f"RandomAffine: image_shape={self.image_shape!r} holds {math.prod(shape)} values "
                 f"per image, but X has {n_features} features."
             )
-        return shape
+        return tuple(int(s) for s in shape)
 
     def _check_ranges(self):
         for name in ("rotation", "scale", "shear", "translation"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value >= 0):
+            if not (isinstance(value, numbers.Real) and value >= 0):
                 raise ValueError(f"RandomAffine: {name} must be a float >= 0, got {value!r}.")
         if self.scale >= 1:
             raise ValueError(f"RandomAffine: scale must be < 1 (a factor 1 - scale > 0), got {self.scale!r}.")

@@ -3,11 +3,13 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from imsat_sklearn import IMSATClusterer
+from imsat_sklearn import IMSATClusterer, IMSATHasher
+from imsat_sklearn.augment import GaussianNoise
 
 # Small networks and schedules keep the ~50 checks per instance fast. The
 # default instances are checked too, with their full default schedules, as
-# slow tests (each check's fits run 2,000 updates of a 1200-1200 network).
+# slow tests (each check's fits run 2,000 updates of a 1200-1200 or 400-400
+# network).
 FAST = dict(hidden_layer_sizes=(32,), max_iter=3, min_updates=30, random_state=0)
 
 # No expected failures: every check must pass.
@@ -15,7 +17,11 @@ EXPECTED_FAILED_CHECKS = {}
 
 
 @parametrize_with_checks(
-    [IMSATClusterer(n_clusters=3, **FAST)],
+    [
+        IMSATClusterer(n_clusters=3, **FAST),
+        IMSATHasher(n_bits=4, **FAST),
+        IMSATClusterer(n_clusters=3, augmentation=["rpt", GaussianNoise(0.05)], **FAST),
+    ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible(estimator, check):
@@ -24,7 +30,7 @@ def test_sklearn_compatible(estimator, check):
 
 @pytest.mark.slow
 @parametrize_with_checks(
-    [IMSATClusterer()],
+    [IMSATClusterer(), IMSATHasher()],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
 def test_sklearn_compatible_default_instance(estimator, check):

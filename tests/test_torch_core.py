@@ -192,3 +192,13 @@ def test_keyboard_interrupt_keeps_last_completed_epoch():
     )
     assert result.stop_reason == "interrupted" and result.n_epochs == 3
     assert not network.training
+
+
+def test_saturated_outputs_keep_finite_gradients():
+    # A softmax output of exactly 0 once made x log x differentiate to NaN.
+    log_prior = torch.log(torch.tensor([0.5, 0.3, 0.2]))
+    for objective in (ClusteringObjective(mu=4.0), ClusteringObjective(mu=4.0, log_prior=log_prior)):
+        logits = torch.tensor([[0.0, 120.0, 0.0], [0.0, 0.0, 120.0]], requires_grad=True)
+        loss, _ = objective.information_loss(logits)
+        loss.backward()
+        assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()

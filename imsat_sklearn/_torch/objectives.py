@@ -14,7 +14,7 @@ from torch.nn import functional as F
 
 
 def _entropy(p, dim=-1):
-    return -torch.special.xlogy(p, p).sum(dim)
+    return -_xlogx(p).sum(dim)
 
 
 def _xlogx(p):
@@ -63,7 +63,7 @@ class ClusteringObjective:
         if self.log_prior is None:
             loss = conditional - self.mu * marginal
         else:
-            kl = (torch.special.xlogy(marginal_p, marginal_p) - marginal_p * self.log_prior).sum()
+            kl = (_xlogx(marginal_p) - marginal_p * self.log_prior).sum()
             loss = conditional + self.mu * kl
         return loss, {"H(Y|X)": conditional, "H(Y)": marginal}
 

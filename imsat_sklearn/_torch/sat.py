@@ -4,8 +4,11 @@ Each augmentation is called as ``aug(forward, x, target_logits, radius,
 divergence, generator)`` and returns the SAT penalty R_SAT on the batch:
 the divergence between the (detached) outputs on ``x`` and the outputs on the
 augmented batch. ``forward`` must not update BatchNorm running statistics.
+Besides the perturbations VAT and RPT, any data transform T(x, generator)
+gives a penalty through ``TransformPenalty``; ``build_augmentations`` turns the
+estimators' ``augmentation`` parameter into the list of penalties to sum.
 
-Reference: Hu et al. 2017, Section 3.1 (SAT with VAT and RPT).
+Reference: Hu et al. 2017, Section 3.1 (SAT with VAT, RPT and transforms).
 """
 
 import torch
@@ -53,3 +56,73 @@ class RPT:
     def __call__(self, forward, x, target_logits, radius, divergence, generator):
         d = _random_direction(x, generator)
         return divergence(target_logits, forward(x + radius[:, None] * d))
+
+
+class TransformPenalty:
+    """SAT with a data transform T: the divergence between outputs on x and on T(x).
+
+    ``transform(x, generator)`` must return a tensor of the shape, dtype and
+    device of ``x``; anything else raises an error naming the
+    ``augmentation`` parameter it came from. The radius is not used.
+    """
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __call__(self, forward, x, target_logits, radius, divergence, generator):
+        # T(x) is data: no gradient may flow into the transform.
+        with torch.no_grad():
+            augmented = self.transform(x, generator)
+        _check_transformed(self.transform, x, augmented)
+        return divergence(target_logits, forward(augmented))
+
+
+def _check_transformed(transform, x, augmented):
+    expected = f"a torch.Tensor of shape {tuple(x.shape)}, dtype {x.dtype} on device {x.device}"
+    if not isinstance(augmented, torch.Tensor):
+        raise TypeError(
+            f"augmentation {transform!r} returned {type(augmented).__name__}; it must return {expected}."
+        )
+    if augmented.dtype != x.dtype:
+        raise TypeError(f"augmentation {transform!r} returned dtype {augmented.dtype}; expected {expected}.")
+    if augmented.shape != x.shape:
+        raise ValueError(
+            f"augmentation {transform!r} returned shape {tuple(augmented.shape)}; expected {expected}."
+        )
+    if augmented.device != x.device:
+        raise ValueError(
+            f"augmentation {transform!r} returned a tensor on {augmented.device}; expected {expected}."
+        )
+
+
+def build_augmentations(spec, xi):
+    """Turn the ``augmentation`` parameter into the list of SAT penalties to sum.
+
+    ``spec`` is 'vat' (VAT with step ``xi``), 'rpt', a transform callable
+    ``T(x, generator)``, or a non-empty list of these.
+    """
+    items = spec if isinstance(spec, list) else [spec]
+    if not items:
+        raise ValueError("augmentation=[] is empty; give at least one of 'vat', 'rpt' or a callable.")
+    return [_penalty(item, xi) for item in items]
+
+
+def _penalty(item, xi):
+    if isinstance(item, str):
+        if item == "vat":
+            return VAT(xi=xi)
+        if item == "rpt":
+            return RPT()
+        raise ValueError(
+            f"augmentation has an unknown entry {item!r}; the strings allowed are 'vat' and 'rpt'."
+        )
+    if isinstance(item, type):
+        raise TypeError(
+            f"augmentation has the class {item.__name__}; pass an instance, e.g. {item.__name__}(...)."
+        )
+    if callable(item):
+        return TransformPenalty(item)
+    raise TypeError(
+        f"augmentation entries must be 'vat', 'rpt' or a callable T(X, generator), got {item!r} "
+        f"of type {type(item).__name__}."
+    )

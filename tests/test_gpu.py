@@ -1,0 +1,67 @@
+"""Tests that need a CUDA device (marker ``gpu``; skipped elsewhere).
+
+Run them with ``python -m pytest -m gpu`` on a machine with a GPU.
+"""
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from imsat_sklearn import IMSATClusterer
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+FAST = dict(n_clusters=3, hidden_layer_sizes=(32,), max_iter=3, min_updates=60, batch_size=50, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_blobs(n_samples=300, centers=3, cluster_std=0.6, random_state=1)[0].astype(np.float32)
+
+
+def test_cuda_fit_follows_the_cpu_fit(X):
+    gpu = IMSATClusterer(device="cuda", **FAST).fit(X)
+    cpu = IMSATClusterer(device="cpu", **FAST).fit(X)
+    assert next(gpu.network_.parameters()).device.type == "cuda"
+    # Same seeds, same math; only floating-point rounding differs between devices.
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-2)
+    assert adjusted_rand_score(cpu.labels_, gpu.labels_) > 0.99
+
+
+def test_cuda_model_unpickles_and_predicts_without_cuda(X, tmp_path):
+    model = IMSATClusterer(device="cuda", **FAST).fit(X)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "expected.npy", model.predict_proba(X))
+    script = textwrap.dedent(
+        f"""
+        import pickle, numpy as np, torch
+        assert not torch.cuda.is_available()
+        model = pickle.loads(open({str(path)!r}, "rb").read())
+        proba = model.predict_proba(np.load({str(tmp_path / "X.npy")!r}))
+        np.testing.assert_allclose(proba, np.load({str(tmp_path / "expected.npy")!r}), atol=1e-5)
+        print("ok")
+        """
+    )
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_set_params_moves_a_cuda_model_to_cpu(X):
+    model = IMSATClusterer(device="cuda", **FAST).fit(X)
+    expected = model.predict_proba(X)
+    np.testing.assert_allclose(model.set_params(device="cpu").predict_proba(X), expected, atol=1e-5)
+
