@@ -1,5 +1,6 @@
 """IMSAT clustering of full MNIST (70,000 images) with the authors' schedule.
 
+One training per seed (``--n-init 1``, the authors' protocol) unless asked.
 Prints ACC, NMI and fit time (k-NN radius included) for each seed, then the
 mean and standard deviation. The paper reports ACC 98.4 (0.4) for IMSAT (VAT).
 
@@ -20,6 +21,7 @@ from imsat_sklearn.metrics import clustering_accuracy
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--n-init", type=int, default=1, help="1 is the authors' protocol")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--max-iter", type=int, default=50)
@@ -33,7 +35,9 @@ def main():
     print(f"MNIST {X.shape[0]} x {X.shape[1]}, device={args.device}, max_iter={args.max_iter}")
     rows = []
     for seed in args.seeds:
-        model = IMSATClusterer(max_iter=args.max_iter, device=args.device, random_state=seed)
+        model = IMSATClusterer(
+            max_iter=args.max_iter, n_init=args.n_init, device=args.device, random_state=seed
+        )
         started = time.perf_counter()
         labels = model.fit_predict(X)
         seconds = time.perf_counter() - started

@@ -36,6 +36,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--max-iter", type=int, default=50)
     parser.add_argument("--min-updates", type=int, default=2000)
+    parser.add_argument("--n-init", type=int, default=1)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--image-size", type=int, default=21)
@@ -58,6 +59,7 @@ def main():
                 augmentation=augmentation,
                 max_iter=args.max_iter,
                 min_updates=args.min_updates,
+                n_init=args.n_init,
                 device=args.device,
                 random_state=seed,
             )

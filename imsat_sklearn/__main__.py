@@ -32,6 +32,7 @@ def _cluster(args):
         n_clusters=args.n_clusters,
         max_iter=args.max_iter,
         min_updates=args.min_updates,
+        n_init=args.n_init,
         device=args.device,
         random_state=args.random_state,
         verbose=args.verbose,
@@ -55,6 +56,9 @@ def build_parser():
     cluster.add_argument("--n-clusters", type=int, default=10)
     cluster.add_argument("--max-iter", type=int, default=50, help="epochs")
     cluster.add_argument("--min-updates", type=int, default=2000, help="minimum parameter updates")
+    cluster.add_argument(
+        "--n-init", type=int, default=1, help="trainings to choose from (the estimator's default is 3)"
+    )
     cluster.add_argument("--device", default="auto", help="'auto', 'cpu', 'cuda' or 'cuda:N'")
     cluster.add_argument("--random-state", type=int, default=0)
     cluster.add_argument("-v", "--verbose", action="count", default=0)

@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device import as_float32_tensor, batched_outputs, resolve_device
+from ._device import as_float32_tensor, batched_outputs, prediction_device, resolve_device
 from ._torch.network import build_network, empty_network
 from ._torch.radius import kth_neighbor_distance
 from ._torch.sat import build_augmentations
@@ -77,17 +77,10 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         rng = check_random_state(self.random_state)
 
         if warm:
-            runs = [self._train_once(X_train, radius, schedule, rng, self.network_.to(device))]
+            network = self.network_.to(device)
+            result = self._train_once(X_train, radius, schedule, rng, network)
         else:
-            runs = []
-            for _ in range(self.n_init):
-                network = build_network(
-                    X.shape[1], hidden_layer_sizes, self._n_outputs(), _cpu_generator(rng)
-                )
-                runs.append(self._train_once(X_train, radius, schedule, rng, network.to(device)))
-                if runs[-1][1].stop_reason == "interrupted":
-                    break
-        network, result = _best_run(runs)
+            network, result = self._best_of_n_init(X, X_train, radius, schedule, rng, hidden_layer_sizes)
         self._check_result(result)
         self.network_ = network
         previous = self.loss_curve_ if warm else []
@@ -100,10 +93,35 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         self._after_fit(X)
         return self
 
+    def _best_of_n_init(self, X, X_train, radius, schedule, rng, hidden_layer_sizes):
+        """Train ``n_init`` networks; keep the one with the highest training-set information.
+
+        The information estimate (``score``) on the whole training set, in
+        eval mode, is label-free and deterministic, unlike the last epoch's
+        minibatch loss, whose SAT part grows as a network sharpens.
+        """
+        best = None
+        for _ in range(self.n_init):
+            network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), _cpu_generator(rng))
+            network = network.to(X_train.device)
+            result = self._train_once(X_train, radius, schedule, rng, network)
+            value = self._information(network, X, X_train.device) if result.loss_curve else -np.inf
+            if best is None or value > best[0]:
+                best = (value, network, result)
+            if result.stop_reason == "interrupted":
+                break
+        return best[1], best[2]
+
+    def _information(self, network, X, device):
+        return self._information_of(batched_outputs(network, self._objective().output, X, device))
+
+    def _information_of(self, probs):
+        return float(self._objective().mutual_information(torch.from_numpy(probs)))
+
     def _train_once(self, X_train, radius, schedule, rng, network):
-        """One training run from ``network``; seeds come from ``rng`` in a fixed order."""
+        """One training run from ``network``; its seed comes from ``rng``."""
         generator = torch.Generator(device=X_train.device).manual_seed(_seed(rng))
-        result = train(
+        return train(
             network,
             self._objective(),
             self._augmentations(),
@@ -114,7 +132,6 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             generator=generator,
             on_epoch=self._print_epoch if self.verbose else None,
         )
-        return network, result
 
     def _after_fit(self, X):
         """Hook for fitted attributes computed on the training data (labels_)."""
@@ -193,7 +210,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         """Validated X -> network outputs (probabilities), computed in row batches."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
-        device = resolve_device(self.device)
+        device = prediction_device(self.device)
         network = self.network_.to(device)
         return batched_outputs(network, self._objective().output, X, device)
 
@@ -202,8 +219,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
 
         See the subclass docstring for the exact quantity.
         """
-        probs = torch.from_numpy(self._outputs(X))
-        return float(self._objective().mutual_information(probs))
+        return self._information_of(self._outputs(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -259,18 +275,6 @@ def _seed(rng):
 def _cpu_generator(rng):
     # Initial weights are drawn on the CPU so they do not depend on the device.
     return torch.Generator().manual_seed(_seed(rng))
-
-
-def _best_run(runs):
-    """The run with the lowest final-epoch training loss (the IMSAT objective, no labels).
-
-    Runs without a completed epoch (diverged at once) are only chosen when no
-    other run exists, so that the caller can report the failure.
-    """
-    completed = [run for run in runs if run[1].loss_curve]
-    if not completed:
-        return runs[0]
-    return min(completed, key=lambda run: run[1].loss_curve[-1])
 
 
 # float32 training squares the data (distances, BatchNorm variances): beyond

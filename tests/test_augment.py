@@ -15,7 +15,7 @@ from imsat_sklearn._torch.sat import RPT, VAT, TransformPenalty, build_augmentat
 from imsat_sklearn.augment import GaussianNoise, RandomAffine
 from imsat_sklearn.metrics import clustering_accuracy
 
-FAST = dict(hidden_layer_sizes=(32,), max_iter=5, min_updates=200, batch_size=50)
+FAST = dict(hidden_layer_sizes=(32,), max_iter=5, min_updates=200, batch_size=50, n_init=1)
 
 
 def _generator(seed):

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from imsat_sklearn import IMSATClusterer
 from imsat_sklearn.metrics import clustering_accuracy
 
-FAST = dict(hidden_layer_sizes=(32,), max_iter=5, min_updates=200, batch_size=50)
+FAST = dict(hidden_layer_sizes=(32,), max_iter=5, min_updates=200, batch_size=50, n_init=1)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ from imsat_sklearn.augment import GaussianNoise
 
 # Small networks and schedules keep the ~50 checks per instance fast. The
 # default instances are checked too, with their full default schedules, as
-# slow tests (each check's fits run 2,000 updates of a 1200-1200 or 400-400
+# exhaustive tests (each check's fits run 2,000 updates of a 1200-1200 or 400-400
 # network).
-FAST = dict(hidden_layer_sizes=(32,), max_iter=3, min_updates=30, random_state=0)
+FAST = dict(hidden_layer_sizes=(32,), max_iter=3, min_updates=30, n_init=1, random_state=0)
 
 # No expected failures: every check must pass.
 EXPECTED_FAILED_CHECKS = {}
@@ -28,7 +28,7 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @parametrize_with_checks(
     [IMSATClusterer(), IMSATHasher()],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
