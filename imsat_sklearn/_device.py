@@ -1,5 +1,6 @@
 """Device selection and host/device data movement for the estimators."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -76,11 +77,16 @@ def as_float32_tensor(X, device):
 
 
 def batched_outputs(network, output, X, device):
-    """Apply ``output(network(x))`` to ``X`` in row batches; returns a float32 numpy array."""
-    network.eval()
+    """Apply ``output(network(x))`` to ``X`` in row batches; returns a float32 numpy array.
+
+    Inference runs in float64: a float32 matrix product can round a row
+    differently depending on where the row sits in the batch (threads, edge
+    kernels), and predictions must not depend on the order of the samples.
+    """
+    network = copy.deepcopy(network).to(device=device, dtype=torch.float64).eval()
     parts = []
     with torch.inference_mode():
         for start in range(0, X.shape[0], _PREDICT_ROWS):
-            batch = as_float32_tensor(X[start : start + _PREDICT_ROWS], device)
-            parts.append(output(network(batch)).cpu().numpy())
+            batch = torch.from_numpy(np.asarray(X[start : start + _PREDICT_ROWS], dtype=np.float64))
+            parts.append(output(network(batch.to(device))).cpu().numpy().astype(np.float32))
     return np.concatenate(parts)
