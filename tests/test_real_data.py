@@ -55,9 +55,8 @@ def test_digits_single_run_accuracy_floor(digits):
 def test_digits_default_accuracy_floor(digits):
     X, y = digits
     labels = IMSATClusterer(random_state=0).fit_predict(X)
-    # n_init=3 (the default): 0.79-0.93 over 5 seeds on a GPU; K-means reaches
-    # 0.79. The floor leaves room for CPU rounding leading to another run.
-    assert clustering_accuracy(y, labels) > 0.7
+    # n_init=3 (the default): 0.79-0.93 over 5 seeds; K-means reaches 0.79.
+    assert clustering_accuracy(y, labels) > 0.78
 
 
 @pytest.mark.slow
@@ -65,6 +64,5 @@ def test_mnist_10k_accuracy_floor(mnist):
     X, y = mnist
     subset = np.random.RandomState(0).choice(len(X), 10000, replace=False)
     labels = IMSATClusterer(random_state=0).fit_predict(X[subset])
-    # n_init=3: 0.885-0.911 over 5 seeds on a GPU (single runs 0.81-0.93);
-    # K-means reaches 0.54 on this subset.
-    assert clustering_accuracy(y[subset], labels) > 0.8
+    # n_init=3: 0.885-0.911 over 5 seeds; K-means reaches 0.54 on this subset.
+    assert clustering_accuracy(y[subset], labels) > 0.85
