@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-from torch.nn import functional as F
 
 from imsat_sklearn._torch.network import build_network
 from imsat_sklearn._torch.objectives import ClusteringObjective
