@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import as_float32_tensor, batched_outputs, prediction_device, resolve_device
+from ._torch.distributed import SingleProcess
 from ._torch.network import build_network, empty_network
 from ._torch.radius import kth_neighbor_distance
 from ._torch.sat import build_augmentations
@@ -63,6 +64,10 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the model to ``X``; see the subclass docstring for details."""
+        return self._fit(X, SingleProcess())
+
+    def _fit(self, X, parallel):
+        """The fit driver; ``parallel`` may split training over processes (see ``distributed``)."""
         warm = self.warm_start and hasattr(self, "network_")
         X = validate_data(
             self, X, dtype=[np.float32, np.float64], order="C", ensure_min_samples=2, reset=not warm
@@ -72,28 +77,70 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         device = resolve_device(self.device)
         X_train = as_float32_tensor(X, device)
-        radius = self._radius(X_train)
+        radius = self._radius(X_train, parallel.kth_neighbor_distance)
         schedule = self._schedule(X.shape[0])
         rng = check_random_state(self.random_state)
 
         if warm:
             network = self.network_.to(device)
-            result = self._train_once(X_train, radius, schedule, rng, network)
+            result = self._train_once(X_train, radius, schedule, rng, network, parallel)
         else:
-            network, result = self._best_of_n_init(X, X_train, radius, schedule, rng, hidden_layer_sizes)
+            network, result = self._best_of_n_init(
+                X, X_train, radius, schedule, rng, hidden_layer_sizes, parallel
+            )
         self._check_result(result)
-        self.network_ = network
-        previous = self.loss_curve_ if warm else []
-        self.loss_curve_ = previous + result.loss_curve
-        self.n_iter_ = (self.n_iter_ if warm else 0) + result.n_epochs
-        self.loss_parts_ = {
-            name: np.concatenate([self.loss_parts_[name] if warm else [], values])
-            for name, values in result.loss_parts.items()
-        }
+        self._record(network, result, continued=warm)
+        # A later partial_fit starts its own stream (seeds, Adam state) from this model.
+        self._random_state = self._adam_state = None
         self._after_fit(X)
         return self
 
-    def _best_of_n_init(self, X, X_train, radius, schedule, rng, hidden_layer_sizes):
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass of minibatch updates over ``X``; see the subclass docstring for details."""
+        first = not hasattr(self, "network_")
+        X = validate_data(
+            self, X, dtype=[np.float32, np.float64], order="C", ensure_min_samples=2, reset=first
+        )
+        _check_float32_range(X)
+        self._check_data_size(X)
+        device = resolve_device(self.device)
+        X_train = as_float32_tensor(X, device)
+        if getattr(self, "_random_state", None) is None:
+            self._random_state = check_random_state(self.random_state)
+        if first:
+            hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+            generator = _cpu_generator(self._random_state)
+            network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), generator)
+        else:
+            network = self.network_
+        # A chunk smaller than batch_size is one minibatch; min_updates does not apply.
+        schedule = Schedule(
+            batch_size=min(self.batch_size, X.shape[0]), n_epochs=1, learning_rate=self.learning_rate
+        )
+        result = self._train_once(
+            X_train, self._radius(X_train), schedule, self._random_state, network.to(device),
+            SingleProcess(), adam_state=getattr(self, "_adam_state", None),
+        )
+        self._check_result(result)
+        if result.adam_state is not None:
+            self._adam_state = result.adam_state
+        self._record(network, result, continued=not first)
+        self._after_fit(X)
+        return self
+
+    def _record(self, network, result, continued):
+        """Store the trained network and its loss history (appended to when ``continued``)."""
+        self.network_ = network
+        previous = self.loss_curve_ if continued else []
+        self.loss_curve_ = previous + result.loss_curve
+        self.n_iter_ = (self.n_iter_ if continued else 0) + result.n_epochs
+        self.loss_parts_ = {
+            name: np.concatenate([self.loss_parts_[name] if continued else [], values])
+            for name, values in result.loss_parts.items()
+        }
+
+    def _best_of_n_init(self, X, X_train, radius, schedule, rng, hidden_layer_sizes, parallel):
         """Train ``n_init`` networks; keep the one with the highest training-set information.
 
         The information estimate (``score``) on the whole training set, in
@@ -104,7 +151,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         for _ in range(self.n_init):
             network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), _cpu_generator(rng))
             network = network.to(X_train.device)
-            result = self._train_once(X_train, radius, schedule, rng, network)
+            result = self._train_once(X_train, radius, schedule, rng, network, parallel)
             value = self._information(network, X, X_train.device) if result.loss_curve else -np.inf
             if best is None or value > best[0]:
                 best = (value, network, result)
@@ -118,7 +165,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _information_of(self, probs):
         return float(self._objective().mutual_information(torch.from_numpy(probs)))
 
-    def _train_once(self, X_train, radius, schedule, rng, network):
+    def _train_once(self, X_train, radius, schedule, rng, network, parallel, adam_state=None):
         """One training run from ``network``; its seed comes from ``rng``."""
         generator = torch.Generator(device=X_train.device).manual_seed(_seed(rng))
         return train(
@@ -131,12 +178,14 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             schedule=schedule,
             generator=generator,
             on_epoch=self._print_epoch if self.verbose else None,
+            parallel=parallel,
+            adam_state=adam_state,
         )
 
     def _after_fit(self, X):
         """Hook for fitted attributes computed on the training data (labels_)."""
 
-    def _radius(self, X):
+    def _radius(self, X, kth_distance=kth_neighbor_distance):
         """Per-sample perturbation radius: fixed ``eps`` or eps_scale x k-NN distance."""
         n_samples = X.shape[0]
         if self.eps is not None:
@@ -149,7 +198,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
             )
             n_neighbors = n_samples - 1
-        radius = self.eps_scale * kth_neighbor_distance(X, n_neighbors)
+        radius = self.eps_scale * kth_distance(X, n_neighbors)
         if not radius.any():
             warnings.warn(
                 f"all k-NN distances are 0 (constant or heavily duplicated X with n_neighbors="
@@ -235,6 +284,12 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 "format_version": _FORMAT_VERSION,
                 "architecture": network.architecture,
                 "tensors": {k: v.detach().cpu() for k, v in network.state_dict().items()},
+            }
+        if state.get("_adam_state") is not None:
+            # On the CPU like the network, so a model saved on a GPU loads anywhere.
+            state["_adam_state"] = {
+                index: {name: value.cpu() for name, value in moments.items()}
+                for index, moments in state["_adam_state"].items()
             }
         return state
 

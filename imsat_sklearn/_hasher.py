@@ -109,14 +109,14 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         Number of epochs run.
     loss_curve_ : list of float
         Mean minibatch loss of each epoch.
-    loss_parts_ : dict of str -> ndarray of shape (n_iter_,)
+    loss_parts_ : dict of str -> ndarray of shape (`n_iter_`,)
         Per-epoch means of 'R_SAT', 'H(Y|X)', 'sum H(Y_m)' and
         'sum I(Y_m;Y_l)' (nats).
     network_ : torch.nn.Module
         The trained network (its head gives the logits of the bits).
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X is a DataFrame with string
         column names.
 
@@ -232,6 +232,49 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         """
         return super().fit(X, y)
 
+    def partial_fit(self, X, y=None):
+        """Update the network with one pass of minibatches over the chunk ``X``.
+
+        For data streamed in chunks (for example larger than memory), as
+        ``MiniBatchKMeans.partial_fit``: each call makes
+        ``n_samples // batch_size`` Adam updates on a fresh shuffle of ``X``
+        (one update on all of ``X`` when it is smaller than ``batch_size``);
+        the rows after the last full minibatch are left out of that pass.
+        The first call on an unfitted estimator initialises the network from
+        ``random_state``; later calls continue the network, the Adam state
+        and the random stream, also after pickling. Each call adds one entry
+        to ``loss_curve_`` and ``loss_parts_`` and one to ``n_iter_``.
+        ``max_iter``, ``min_updates``, ``n_init`` and ``warm_start`` do not
+        apply; ``fit`` starts over.
+
+        The perturbation radius comes from the chunk: with ``eps=None`` each
+        sample's radius is ``eps_scale`` times the distance to its
+        ``n_neighbors``-th nearest other sample *of the chunk* (larger than
+        within the whole data set, more so for small chunks); a fixed
+        ``eps`` gives every chunk the same radius with no neighbour search.
+        See the "Scaling out" page of the user guide for measured accuracy.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One chunk of training data, finite numbers, ``n_samples >= 2``. Every
+            chunk must have the features of the first.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : IMSATHasher
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`fit`; also if ``X`` does not have the number of
+            features of the earlier chunks (or of the data of ``fit``).
+        """
+        return super().partial_fit(X, y)
+
     def predict_proba(self, X):
         """Bit probabilities p(y_m = 1 | x).
 
@@ -300,6 +343,13 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         -------
         score : float
             The estimate, in nats.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        ValueError
+            If X holds NaN or inf or has the wrong number of features.
         """
         return super().score(X, y)
 

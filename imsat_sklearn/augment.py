@@ -35,6 +35,22 @@ class BaseAugmentation:
     and implement ``__call__(X, generator)``. They get ``get_params``,
     ``set_params`` (so a grid search can tune e.g. ``augmentation__std``),
     a repr showing the parameters, and equality by type and parameters.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from imsat_sklearn.augment import BaseAugmentation
+    >>> class Flip(BaseAugmentation):
+    ...     # Reverse the order of the features with probability p.
+    ...     def __init__(self, p=0.5):
+    ...         self.p = p
+    ...     def __call__(self, X, generator):
+    ...         flip = torch.rand(len(X), 1, generator=generator, device=X.device) < self.p
+    ...         return torch.where(flip, X.flip(1), X)
+    >>> Flip(p=0.3)
+    Flip(p=0.3)
+    >>> Flip().set_params(p=1.0)(torch.tensor([[1.0, 2.0]]), torch.Generator())
+    tensor([[2., 1.]])
     """
 
     @classmethod
@@ -43,11 +59,39 @@ class BaseAugmentation:
         return sorted(name for name in signature.parameters if name != "self")
 
     def get_params(self, deep=True):
-        """Parameters of this transform, as a dict (``deep`` is accepted and unused)."""
+        """Get the parameters of this transform.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for compatibility with scikit-learn's ``get_params``;
+            transforms hold no nested estimators, so it has no effect.
+
+        Returns
+        -------
+        params : dict
+            Each ``__init__`` argument name mapped to its current value.
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params):
-        """Set parameters by name; returns self."""
+        """Set parameters of this transform by name.
+
+        Parameters
+        ----------
+        **params : dict
+            New values, keyed by ``__init__`` argument name.
+
+        Returns
+        -------
+        self : BaseAugmentation
+            This transform, updated.
+
+        Raises
+        ------
+        ValueError
+            If a name is not an ``__init__`` argument of this transform.
+        """
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
@@ -56,6 +100,25 @@ class BaseAugmentation:
         return self
 
     def __call__(self, X, generator):
+        """Transform a batch; subclasses implement this.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_features)
+            Float32 batch on the training device.
+        generator : torch.Generator
+            Source of all randomness, on the device of ``X``.
+
+        Returns
+        -------
+        X_aug : torch.Tensor of shape (n_samples, n_features)
+            The transformed batch, with the dtype and device of ``X``.
+
+        Raises
+        ------
+        NotImplementedError
+            Always, in the base class.
+        """
         raise NotImplementedError
 
     def __repr__(self):
@@ -94,7 +157,25 @@ class GaussianNoise(BaseAugmentation):
         self.std = std
 
     def __call__(self, X, generator):
-        """Return ``X`` plus noise drawn from ``generator``, same shape, dtype and device."""
+        """Add noise drawn from ``generator`` to ``X``.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_features)
+            Float batch on any device.
+        generator : torch.Generator
+            Source of the noise, on the device of ``X``.
+
+        Returns
+        -------
+        X_aug : torch.Tensor of shape (n_samples, n_features)
+            ``X + std * noise``, with the dtype and device of ``X``.
+
+        Raises
+        ------
+        ValueError
+            If ``std`` is not a number >= 0.
+        """
         if not (isinstance(self.std, numbers.Real) and self.std >= 0):
             raise ValueError(f"GaussianNoise: std must be a float >= 0, got {self.std!r}.")
         noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
@@ -137,6 +218,14 @@ class RandomAffine(BaseAugmentation):
     translation : float, default=0.1
         Largest shift per axis (>= 0), as a fraction of the image side.
 
+    References
+    ----------
+    .. [1] G. Koch, R. Zemel and R. Salakhutdinov. "Siamese Neural Networks
+       for One-shot Image Recognition". ICML Deep Learning Workshop, 2015.
+    .. [2] W. Hu et al. "Learning Discrete Representations via Information
+       Maximizing Self-Augmented Training". ICML 2017, arXiv:1702.08720,
+       Section 4 (Omniglot).
+
     Examples
     --------
     >>> import torch
@@ -145,14 +234,6 @@ class RandomAffine(BaseAugmentation):
     >>> X = torch.rand(8, 441)
     >>> affine(X, torch.Generator().manual_seed(0)).shape
     torch.Size([8, 441])
-
-    References
-    ----------
-    .. [1] G. Koch, R. Zemel and R. Salakhutdinov. "Siamese Neural Networks
-       for One-shot Image Recognition". ICML Deep Learning Workshop, 2015.
-    .. [2] W. Hu et al. "Learning Discrete Representations via Information
-       Maximizing Self-Augmented Training". ICML 2017, arXiv:1702.08720,
-       Section 4 (Omniglot).
     """
 
     def __init__(self, image_shape, rotation=10.0, scale=0.2, shear=0.3, translation=0.1):
@@ -163,7 +244,28 @@ class RandomAffine(BaseAugmentation):
         self.translation = translation
 
     def __call__(self, X, generator):
-        """Return the distorted rows of ``X``, same shape, dtype and device."""
+        """Distort each row of ``X`` by its own random affine map.
+
+        Parameters
+        ----------
+        X : torch.Tensor of shape (n_samples, n_features)
+            Float batch of flattened images, ``n_features`` equal to the
+            product of ``image_shape``, on any device.
+        generator : torch.Generator
+            Source of the random maps, on the device of ``X``.
+
+        Returns
+        -------
+        X_aug : torch.Tensor of shape (n_samples, n_features)
+            The distorted images, flattened, with the dtype and device of
+            ``X``; pixels moved in from outside the image are 0.
+
+        Raises
+        ------
+        ValueError
+            If ``image_shape`` is invalid or does not match ``n_features``,
+            or a range is negative, or ``scale >= 1``.
+        """
         channels, height, width = self._checked_shape(X.shape[1])
         self._check_ranges()
         n = X.shape[0]

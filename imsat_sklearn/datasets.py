@@ -16,6 +16,9 @@ environment variable, else ``~/imsat_sklearn_data`` (see
 with ``data`` (float32), ``target`` (int64), ``target_names`` and ``DESCR``,
 or ``(data, target)`` when ``return_X_y=True``.
 
+The data sets are those of the IMSAT paper's benchmarks [1]_ where they are
+available; each ``DESCR`` says how it differs from the paper's version.
+
 References
 ----------
 .. [1] W. Hu, T. Miyato, S. Tokui, E. Matsumoto and M. Sugiyama, "Learning
@@ -85,6 +88,12 @@ def get_data_home(data_home=None):
     data_home : pathlib.Path
         The resolved folder, with ``~`` expanded. It is not created and
         need not exist.
+
+    Examples
+    --------
+    >>> from imsat_sklearn.datasets import get_data_home
+    >>> get_data_home("/srv/imsat_data").as_posix()
+    '/srv/imsat_data'
     """
     if data_home is None:
         data_home = os.environ.get(DATA_HOME_ENV) or _DEFAULT_DATA_HOME
@@ -247,6 +256,15 @@ def load_mnist(data_home=None, *, subset="all", return_X_y=False):
     .. [2] W. Hu et al., "Learning Discrete Representations via Information
        Maximizing Self-Augmented Training", ICML 2017, arXiv:1702.08720,
        Section 4 and Table 1.
+
+    Examples
+    --------
+    Needs the MNIST files under the data folder (see :func:`get_data_home`):
+
+    >>> from imsat_sklearn.datasets import load_mnist
+    >>> X, y = load_mnist(return_X_y=True)  # doctest: +SKIP
+    >>> X.shape, X.dtype, y[:5]  # doctest: +SKIP
+    ((70000, 784), dtype('float32'), array([5, 0, 4, 1, 9]))
     """
     splits = _check_subset(subset)
     names = [name for split in splits for name in _MNIST_FILES[split]]
@@ -339,6 +357,15 @@ def load_usps(data_home=None, *, subset="all", return_X_y=False):
     .. [2] W. Hu et al., "Learning Discrete Representations via Information
        Maximizing Self-Augmented Training", ICML 2017, arXiv:1702.08720,
        Section 4 and Table 1.
+
+    Examples
+    --------
+    Needs ``usps/usps.npz`` under the data folder (see :func:`get_data_home`):
+
+    >>> from imsat_sklearn.datasets import load_usps
+    >>> X, y = load_usps(subset="test", return_X_y=True)  # doctest: +SKIP
+    >>> X.shape, X.dtype  # doctest: +SKIP
+    ((2007, 256), dtype('float32'))
     """
     splits = _check_subset(subset)
     (path,) = _data_files(data_home, "usps", ["usps.npz"])
@@ -506,6 +533,18 @@ def load_20newsgroups_tfidf(
     .. [2] W. Hu et al., "Learning Discrete Representations via Information
        Maximizing Self-Augmented Training", ICML 2017, arXiv:1702.08720,
        Section 4 and Table 1.
+
+    Examples
+    --------
+    Needs the 20 Newsgroups archive under the data folder (see
+    :func:`get_data_home`). The IMSAT estimators take dense input, so
+    densify what you cluster:
+
+    >>> from imsat_sklearn.datasets import load_20newsgroups_tfidf
+    >>> news = load_20newsgroups_tfidf(subset="train")  # doctest: +SKIP
+    >>> news.data.shape, news.feature_names[:3]  # doctest: +SKIP
+    ((11314, 2000), array(['ab', 'ability', 'able'], dtype=object))
+    >>> X = news.data[:1000].toarray()  # doctest: +SKIP
     """
     splits = _check_subset(subset)
     max_features = _check_text_args(max_features, sparse)
@@ -661,6 +700,16 @@ def load_reuters_tfidf(
     .. [2] W. Hu et al., "Learning Discrete Representations via Information
        Maximizing Self-Augmented Training", ICML 2017, arXiv:1702.08720,
        Section 4 and Table 1.
+
+    Examples
+    --------
+    Needs the Reuters-21578 archive under the data folder (see
+    :func:`get_data_home`):
+
+    >>> from imsat_sklearn.datasets import load_reuters_tfidf
+    >>> reuters = load_reuters_tfidf(n_topics=4)  # doctest: +SKIP
+    >>> reuters.data.shape, reuters.target_names.tolist()  # doctest: +SKIP
+    ((7077, 2000), ['earn', 'acq', 'crude', 'trade'])
     """
     n_topics = _check_int(n_topics, "n_topics", 1)
     max_features = _check_text_args(max_features, sparse)
@@ -851,6 +900,18 @@ def load_omniglot(
     .. [2] W. Hu et al., "Learning Discrete Representations via Information
        Maximizing Self-Augmented Training", ICML 2017, arXiv:1702.08720,
        Section 4 and Table 1.
+
+    Examples
+    --------
+    Needs the Omniglot files under the data folder (see
+    :func:`get_data_home`):
+
+    >>> from imsat_sklearn.datasets import load_omniglot
+    >>> omniglot = load_omniglot(image_size=21)  # doctest: +SKIP
+    >>> omniglot.data.shape, omniglot.images.shape  # doctest: +SKIP
+    ((4840, 441), (4840, 21, 21))
+    >>> str(omniglot.target_names[0])  # doctest: +SKIP
+    'Balinese/character01'
     """
     image_size = _check_int(image_size, "image_size", 1, _OMNIGLOT_SIDE)
     subsets = _check_omniglot_subsets(subsets)
@@ -1004,6 +1065,16 @@ def load_cifar10(data_home=None, *, subset="all", return_X_y=False):
     .. [2] W. Hu et al., "Learning Discrete Representations via Information
        Maximizing Self-Augmented Training", ICML 2017, arXiv:1702.08720,
        Section 4 and Table 1.
+
+    Examples
+    --------
+    Needs the CIFAR-10 archive under the data folder (see
+    :func:`get_data_home`):
+
+    >>> from imsat_sklearn.datasets import load_cifar10
+    >>> X, y = load_cifar10(subset="test", return_X_y=True)  # doctest: +SKIP
+    >>> X.shape, X.dtype  # doctest: +SKIP
+    ((10000, 3072), dtype('float32'))
     """
     splits = _check_subset(subset)
     (path,) = _data_files(data_home, "cifar10", ["cifar10_jpg.tar.gz"])

@@ -20,7 +20,13 @@ class MLP(nn.Module):
     Self-augmented training runs extra forward passes on perturbed inputs. They
     must normalise with the batch statistics, as the clean pass does, without
     moving the running averages; ``forward(x, update_stats=False)`` does that.
+
+    Every normalisation goes through ``batch_norm`` (``F.batch_norm``'s
+    signature); data-parallel training sets it on the instance to a version
+    whose batch statistics cover the minibatch of all processes.
     """
+
+    batch_norm = staticmethod(F.batch_norm)
 
     def __init__(self, n_features, hidden_layer_sizes, n_outputs):
         super().__init__()
@@ -45,7 +51,7 @@ class MLP(nn.Module):
         # written only when the caller asks for it.
         use_running = update_stats or not use_batch_stats
         for linear, norm in zip(self.hidden, self.norms):
-            x = F.batch_norm(
+            x = self.batch_norm(
                 linear(x),
                 norm.running_mean if use_running else None,
                 norm.running_var if use_running else None,

@@ -27,6 +27,10 @@ def _safe_log(p):
     return torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))
 
 
+def _local_mean(mean):
+    return mean
+
+
 def _bernoulli_entropy(p):
     return -(_xlogx(p) + _xlogx(1 - p))
 
@@ -42,7 +46,13 @@ class ClusteringObjective:
     With ``log_prior`` given (log of a cluster-size prior q), the marginal term
     becomes mu * KL(p_hat || q), which equals -mu * H(Y) up to a constant when
     q is uniform.
+
+    ``reduce_mean`` maps a mean over this process's rows of the minibatch to
+    the mean over the whole minibatch (identity on one process; data-parallel
+    training sets an all-reduce on the instance).
     """
+
+    reduce_mean = staticmethod(_local_mean)
 
     def __init__(self, mu, log_prior=None):
         self.mu = mu
@@ -58,7 +68,7 @@ class ClusteringObjective:
         """Return (loss, parts) with loss = H(Y|X) - mu * H(Y) on the batch."""
         p = F.softmax(logits, dim=1)
         conditional = _entropy(p).mean()
-        marginal_p = p.mean(0)
+        marginal_p = self.reduce_mean(p.mean(0))
         marginal = _entropy(marginal_p)
         if self.log_prior is None:
             loss = conditional - self.mu * marginal
@@ -78,7 +88,13 @@ class ClusteringObjective:
 
 
 class HashingObjective:
-    """Independent Bernoulli bits: minimise H(Y|X) - sum_m H(Y_m) + sum_{m!=l} I(Y_m;Y_l)."""
+    """Independent Bernoulli bits: minimise H(Y|X) - sum_m H(Y_m) + sum_{m!=l} I(Y_m;Y_l).
+
+    ``reduce_mean`` is as in :class:`ClusteringObjective`: the bit marginals
+    and the pairwise joints are means over the whole minibatch.
+    """
+
+    reduce_mean = staticmethod(_local_mean)
 
     def sat_divergence(self, target_logits, logits):
         """Mean over the batch of the Bernoulli KL summed over bits; target detached."""
@@ -92,8 +108,8 @@ class HashingObjective:
         """Return (loss, parts) for the hashing information term on the batch."""
         p = torch.sigmoid(logits)
         conditional = _bernoulli_entropy_from_logits(logits).sum(1).mean()
-        marginal = _bernoulli_entropy(p.mean(0)).sum()
-        pairwise = pairwise_mutual_information(p)
+        marginal = _bernoulli_entropy(self.reduce_mean(p.mean(0))).sum()
+        pairwise = pairwise_mutual_information(p, self.reduce_mean)
         loss = conditional - marginal + pairwise
         return loss, {"H(Y|X)": conditional, "sum H(Y_m)": marginal, "sum I(Y_m;Y_l)": pairwise}
 
@@ -109,16 +125,18 @@ class HashingObjective:
         return torch.sigmoid(logits)
 
 
-def pairwise_mutual_information(p):
+def pairwise_mutual_information(p, reduce_mean=_local_mean):
     """Sum over ordered pairs m != l of I(Y_m; Y_l) from bit probabilities ``p`` (n, M).
 
     The 2x2 joint of bits m and l is the batch mean of products of their
     probabilities and complements; all pairs come from four M x M matrix products.
+    ``reduce_mean`` turns means over the rows of ``p`` into means over a larger
+    batch split over processes (see :class:`ClusteringObjective`).
     """
     n = p.shape[0]
     q = 1 - p
-    joints = torch.stack([p.T @ p, p.T @ q, q.T @ p, q.T @ q]) / n
-    marginal = p.mean(0)
+    joints = reduce_mean(torch.stack([p.T @ p, p.T @ q, q.T @ p, q.T @ q]) / n)
+    marginal = reduce_mean(p.mean(0))
     marginals = torch.stack([marginal, 1 - marginal])
     products = torch.stack(
         [torch.outer(marginals[a], marginals[b]) for a in (0, 1) for b in (0, 1)]

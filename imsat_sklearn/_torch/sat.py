@@ -34,15 +34,18 @@ class VAT:
     replaces the direction by the gradient of the divergence with respect to
     it. The adversarial point is ``x + radius * d / ||d||``. The gradient is
     taken with respect to the direction only, so nothing leaks into the
-    parameter gradients.
+    parameter gradients. ``directions(x, generator)`` draws the random unit
+    starting directions; data-parallel training replaces it so that each
+    process draws the rows one process would draw for its part of the batch.
     """
 
-    def __init__(self, xi=10.0, n_power_iterations=1):
+    def __init__(self, xi=10.0, n_power_iterations=1, directions=_random_direction):
         self.xi = xi
         self.n_power_iterations = n_power_iterations
+        self.directions = directions
 
     def __call__(self, forward, x, target_logits, radius, divergence, generator):
-        d = _random_direction(x, generator)
+        d = self.directions(x, generator)
         for _ in range(self.n_power_iterations):
             d = (self.xi * d).requires_grad_()
             distance = divergence(target_logits, forward(x + d))
@@ -51,10 +54,16 @@ class VAT:
 
 
 class RPT:
-    """Random perturbation training: a uniform direction on the per-sample sphere."""
+    """Random perturbation training: a uniform direction on the per-sample sphere.
+
+    ``directions`` is as in :class:`VAT`.
+    """
+
+    def __init__(self, directions=_random_direction):
+        self.directions = directions
 
     def __call__(self, forward, x, target_logits, radius, divergence, generator):
-        d = _random_direction(x, generator)
+        d = self.directions(x, generator)
         return divergence(target_logits, forward(x + radius[:, None] * d))
 
 
@@ -64,15 +73,18 @@ class TransformPenalty:
     ``transform(x, generator)`` must return a tensor of the shape, dtype and
     device of ``x``; anything else raises an error naming the
     ``augmentation`` parameter it came from. The radius is not used.
+    ``generator``, when set, is drawn from instead of the trainer's (in
+    data-parallel training each process transforms with its own).
     """
 
-    def __init__(self, transform):
+    def __init__(self, transform, generator=None):
         self.transform = transform
+        self.generator = generator
 
     def __call__(self, forward, x, target_logits, radius, divergence, generator):
         # T(x) is data: no gradient may flow into the transform.
         with torch.no_grad():
-            augmented = self.transform(x, generator)
+            augmented = self.transform(x, generator if self.generator is None else self.generator)
         _check_transformed(self.transform, x, augmented)
         return divergence(target_logits, forward(augmented))
 

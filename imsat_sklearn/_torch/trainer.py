@@ -12,6 +12,8 @@ from functools import partial
 
 import torch
 
+from .distributed import SingleProcess
+
 
 @dataclass
 class TrainResult:
@@ -20,6 +22,8 @@ class TrainResult:
     loss_curve: list = field(default_factory=list)
     loss_parts: dict = field(default_factory=dict)
     stop_reason: str = "completed"  # "completed", "diverged" or "interrupted"
+    # Adam's per-parameter state at the end of a completed run, to continue from.
+    adam_state: dict = None
 
     @property
     def n_epochs(self):
@@ -36,7 +40,20 @@ class Schedule:
     learning_rate: float = 0.002
 
 
-def train(network, objective, augmentations, X, radius, *, lam, schedule, generator, on_epoch=None):
+def train(
+    network,
+    objective,
+    augmentations,
+    X,
+    radius,
+    *,
+    lam,
+    schedule,
+    generator,
+    on_epoch=None,
+    parallel=None,
+    adam_state=None,
+):
     """Train ``network`` in place with the IMSAT loss R_SAT + lam * information term.
 
     ``X`` (n, d) and ``radius`` (n,) live on the training device, as does
@@ -48,45 +65,63 @@ def train(network, objective, augmentations, X, radius, *, lam, schedule, genera
     when an epoch's loss is not finite ("diverged") or on KeyboardInterrupt
     ("interrupted"). ``on_epoch(epoch, loss, parts, seconds)`` is called after
     every completed epoch.
+
+    ``parallel`` (default: a :class:`~._torch.distributed.SingleProcess`)
+    splits every minibatch over processes; epoch losses are then those of the
+    whole minibatches. ``adam_state`` (a ``TrainResult.adam_state``) continues
+    the optimizer of an earlier run on this network.
     """
+    parallel = SingleProcess() if parallel is None else parallel
     # The fused kernel does the whole Adam step in one launch on CUDA.
     fused = X.device.type == "cuda"
     optimizer = torch.optim.Adam(network.parameters(), lr=schedule.learning_rate, fused=fused)
+    if adam_state is not None:
+        # Only the moments carry over; learning rate and kernel are this run's.
+        groups = optimizer.state_dict()["param_groups"]
+        optimizer.load_state_dict({"state": adam_state, "param_groups": groups})
     forward = partial(network, update_stats=False)
     result = TrainResult()
     snapshot = _snapshot(network)
     network.train()
     started = time.perf_counter()
-    try:
-        for epoch in range(1, schedule.n_epochs + 1):
-            totals, names = _run_epoch(
-                network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator
-            )
-            values = (totals / (schedule.passes_per_epoch * (X.shape[0] // schedule.batch_size))).tolist()
-            if not all(map(_finite, values)):
-                result.stop_reason = "diverged"
-                break
-            snapshot = _snapshot(network)
-            _record(result, names, values)
-            if on_epoch is not None:
-                on_epoch(epoch, values[0], dict(zip(names[1:], values[1:])), time.perf_counter() - started)
-    except KeyboardInterrupt:
-        result.stop_reason = "interrupted"
+    with parallel.synchronized(network, objective, augmentations, generator):
+        try:
+            for epoch in range(1, schedule.n_epochs + 1):
+                totals, names = _run_epoch(
+                    network, forward, optimizer, objective, augmentations, X, radius, lam, schedule,
+                    generator, parallel,
+                )
+                totals = parallel.average(totals)
+                values = (totals / (schedule.passes_per_epoch * (X.shape[0] // schedule.batch_size))).tolist()
+                if not all(map(_finite, values)):
+                    result.stop_reason = "diverged"
+                    break
+                snapshot = _snapshot(network)
+                _record(result, names, values)
+                if on_epoch is not None:
+                    on_epoch(epoch, values[0], dict(zip(names[1:], values[1:])), time.perf_counter() - started)
+        except KeyboardInterrupt:
+            result.stop_reason = "interrupted"
     network.load_state_dict(snapshot)
     network.eval()
+    if result.stop_reason == "completed":
+        result.adam_state = optimizer.state_dict()["state"]
     return result
 
 
-def _run_epoch(network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator):
+def _run_epoch(
+    network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator, parallel
+):
     n, batch_size = X.shape[0], schedule.batch_size
     totals = None
     for _ in range(schedule.passes_per_epoch):
         permutation = torch.randperm(n, generator=generator, device=X.device)
         for start in range(0, n - batch_size + 1, batch_size):
-            index = permutation[start : start + batch_size]
+            index = parallel.local_rows(permutation[start : start + batch_size])
             loss, parts = _loss(network, forward, objective, augmentations, X[index], radius[index], lam, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            parallel.reduce_gradients(network.parameters())
             optimizer.step()
             step = torch.stack([loss.detach(), *(v.detach() for v in parts.values())])
             totals = step if totals is None else totals + step
