@@ -1,0 +1,117 @@
+"""
+=============================================
+Clustering 20 Newsgroups posts by their words
+=============================================
+
+IMSAT clusters any vectors, not only images. Here the samples are posts of
+the 20 Newsgroups collection, each a tf-idf vector of the 2,000 most
+frequent words (:func:`~imsat_sklearn.datasets.load_20newsgroups_tfidf`), as
+in the paper's text experiments, and we ask for 20 clusters. To see what a
+cluster is about without reading its posts, we list the words that weigh
+most in it.
+
+The estimators do not accept sparse matrices yet, so we take a random
+subset of 4,000 posts and densify it with ``.toarray()`` (32 MB as float32;
+all 18,846 posts would take 150 MB and a much longer neighbour search).
+Without the 20 Newsgroups file (see
+:func:`~imsat_sklearn.datasets.get_data_home`) the example clusters
+scikit-learn's digits instead, with pixels in the place of words.
+"""
+
+# %%
+# Load and densify a subset
+# -------------------------
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_digits
+
+from imsat_sklearn import IMSATClusterer
+from imsat_sklearn.datasets import load_20newsgroups_tfidf
+from imsat_sklearn.metrics import clustering_accuracy
+
+rng = np.random.default_rng(0)
+try:
+    news = load_20newsgroups_tfidf(max_features=2000)
+    keep = np.sort(rng.choice(news.data.shape[0], size=4000, replace=False))
+    X = news.data[keep].toarray()  # sparse CSR -> dense float32 ndarray
+    y, class_names = news.target[keep], news.target_names
+    words, corpus, unit = news.feature_names, "20 Newsgroups", "posts"
+except FileNotFoundError:
+    print("20 Newsgroups not found: clustering scikit-learn's digits instead")
+    digits = load_digits()
+    X, y = digits.data / 16.0, digits.target
+    class_names = digits.target_names.astype(str)
+    words = np.array([f"pixel {r},{c}" for r in range(8) for c in range(8)])
+    corpus, unit = "the digits", "images"
+n_clusters = len(class_names)
+print(
+    f"X: {X.shape[0]} samples x {X.shape[1]} features, {X.dtype}; "
+    f"{n_clusters} classes"
+)
+
+# %%
+# Cluster
+# -------
+# The rows of X have unit length, so distances between posts are small; the
+# VAT radius adapts to that, as it is a quarter of each post's distance to
+# its 10th nearest neighbour (see :ref:`vat-radius`).
+model = IMSATClusterer(
+    n_clusters=n_clusters,
+    hidden_layer_sizes=(256,),
+    max_iter=10,
+    min_updates=1000,
+    n_init=1,
+    random_state=0,
+)
+labels = model.fit_predict(X)
+kmeans_labels = KMeans(n_clusters, n_init=3, random_state=0).fit_predict(X)
+print(f"IMSAT   ACC {clustering_accuracy(y, labels):.3f}")
+print(f"K-means ACC {clustering_accuracy(y, kmeans_labels):.3f}")
+
+# %%
+# The top words of each cluster
+# -----------------------------
+# For each cluster, the eight words whose mean tf-idf over its posts exceeds
+# their mean over all posts the most (so that words every post has, such as
+# "subject" or "edu", do not crowd the list), and in the title the newsgroup
+# most of its posts come from, with their share. The clusters are sorted by
+# that share. Most clusters are recognisable topics. The loader keeps the
+# posts' headers, as the paper's setting does, so a few clusters gather the
+# posts of one site (a university's domain name) rather than one topic:
+# IMSAT finds whatever structure the features hold, wanted or not.
+counts = np.zeros((n_clusters, n_clusters), dtype=int)  # [class, cluster]
+np.add.at(counts, (y, labels), 1)
+majority = counts.argmax(axis=0)
+purity = counts.max(axis=0) / np.maximum(counts.sum(axis=0), 1)
+order = [k for k in np.argsort(-purity) if counts[:, k].sum() > 0]
+
+n_cols = 5
+n_rows = int(np.ceil(len(order) / n_cols))
+fig, axes = plt.subplots(
+    n_rows, n_cols, figsize=(15, 2.6 * n_rows), layout="constrained"
+)
+overall = X.mean(axis=0)
+for ax, cluster in zip(axes.flat, order):
+    excess = X[labels == cluster].mean(axis=0) - overall
+    top = np.argsort(excess)[::-1][:8]
+    ax.barh(
+        range(8),
+        excess[top][::-1],
+        color=plt.get_cmap("tab20")(majority[cluster] % 20),
+    )
+    ax.set_yticks(range(8), words[top][::-1], fontsize=9)
+    ax.set_xticks([])
+    ax.set_title(
+        f"{class_names[majority[cluster]]}\n"
+        f"{purity[cluster]:.0%} of {counts[:, cluster].sum()} {unit}",
+        fontsize=9,
+    )
+    ax.spines[["top", "right", "bottom"]].set_visible(False)
+for ax in axes.flat[len(order) :]:
+    ax.axis("off")
+fig.suptitle(
+    f"IMSAT clusters of {corpus}: most over-represented words; "
+    "majority class and its share"
+)
+plt.show()
