@@ -17,7 +17,9 @@ objective of one process training on the whole minibatch:
   draws; transform augmentations draw from a per-process generator instead;
 - gradients are averaged over processes before every Adam step, which keeps
   the parameters identical everywhere, and epoch losses are averaged;
-- the k-NN radius is computed exactly, each process doing its share of rows.
+- the k-NN radius is computed exactly, each process doing its share of rows;
+- each process draws its rows from a row source (see ``data``), after
+  ``local_rows`` has picked its share of the minibatch's indices.
 
 The gradient averaging is what ``DistributedDataParallel`` does; it is done
 by hand because self-augmented training runs several forward passes per
@@ -56,9 +58,14 @@ class SingleProcess:
         """Context in which the components compute whole-minibatch quantities."""
         return nullcontext()
 
-    def kth_neighbor_distance(self, X, k):
-        """:func:`kth_neighbor_distance` of every row of ``X``."""
-        return kth_neighbor_distance(X, k)
+    def kth_neighbor_distance(self, X, k, method=kth_neighbor_distance):
+        """k-NN distances of every row of ``X`` by ``method(X, k, rows=None)``.
+
+        ``method`` is :func:`kth_neighbor_distance` or a function of the same
+        signature, e.g. :func:`~.radius.kth_neighbor_distance_streamed` with
+        its ``device`` bound for an X in host memory.
+        """
+        return method(X, k)
 
 
 class DataParallel(SingleProcess):
@@ -153,11 +160,13 @@ class DataParallel(SingleProcess):
                 else:
                     setattr(owner, name, value)
 
-    def kth_neighbor_distance(self, X, k):
+    def kth_neighbor_distance(self, X, k, method=kth_neighbor_distance):
         """Exact k-NN distances of all rows; each process computes a share of the rows."""
         rows = torch.arange(X.shape[0], device=X.device).tensor_split(self.world_size)[self.rank]
-        distances = torch.zeros(X.shape[0], dtype=X.dtype, device=X.device)
-        distances[rows] = kth_neighbor_distance(X, k, rows=rows)
+        share = method(X, k, rows=rows)
+        # On the device ``method`` computed on, which the all-reduce backend supports.
+        distances = torch.zeros(X.shape[0], dtype=share.dtype, device=share.device)
+        distances[rows.to(share.device)] = share
         # Each row is non-zero on at most one process, so the sum is exact.
         dist.all_reduce(distances, group=self.group)
         return distances

@@ -4,6 +4,9 @@ Per minibatch: a clean forward pass (updating BatchNorm statistics), the SAT
 penalty of every augmentation against the detached clean outputs, the
 task's information term, one Adam step. Losses are accumulated on the device
 and read once per epoch, so a GPU is never made to wait inside an epoch.
+Minibatches come from a row source (see ``data``): device-resident dense
+rows, host-resident rows copied per minibatch, or CSR rows densified per
+minibatch.
 """
 
 import time
@@ -12,6 +15,7 @@ from functools import partial
 
 import torch
 
+from .data import as_row_source
 from .distributed import SingleProcess
 
 
@@ -56,10 +60,14 @@ def train(
 ):
     """Train ``network`` in place with the IMSAT loss R_SAT + lam * information term.
 
-    ``X`` (n, d) and ``radius`` (n,) live on the training device, as does
+    ``X`` is a row source of n rows (see ``data``: :class:`~.data.DeviceRows`,
+    :class:`~.data.HostRows`, :class:`~.data.SparseRows`), or a tensor (n, d)
+    on the training device, which is taken as ``DeviceRows(X)``. ``radius``
+    (n,) lives on the training device (``X.device``), as does
     ``generator``, which draws every permutation and perturbation. Each pass
     visits ``n // batch_size`` full minibatches of a fresh permutation, so
-    BatchNorm never sees a minibatch smaller than ``batch_size``.
+    BatchNorm never sees a minibatch smaller than ``batch_size``. The
+    permutations, hence the results, do not depend on the kind of row source.
 
     Training stops early, keeping the network of the last completed epoch,
     when an epoch's loss is not finite ("diverged") or on KeyboardInterrupt
@@ -72,6 +80,7 @@ def train(
     the optimizer of an earlier run on this network.
     """
     parallel = SingleProcess() if parallel is None else parallel
+    X = as_row_source(X)
     # The fused kernel does the whole Adam step in one launch on CUDA.
     fused = X.device.type == "cuda"
     optimizer = torch.optim.Adam(network.parameters(), lr=schedule.learning_rate, fused=fused)
@@ -92,7 +101,7 @@ def train(
                     generator, parallel,
                 )
                 totals = parallel.average(totals)
-                values = (totals / (schedule.passes_per_epoch * (X.shape[0] // schedule.batch_size))).tolist()
+                values = (totals / (schedule.passes_per_epoch * (len(X) // schedule.batch_size))).tolist()
                 if not all(map(_finite, values)):
                     result.stop_reason = "diverged"
                     break
@@ -112,13 +121,16 @@ def train(
 def _run_epoch(
     network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator, parallel
 ):
-    n, batch_size = X.shape[0], schedule.batch_size
+    n, batch_size = len(X), schedule.batch_size
     totals = None
     for _ in range(schedule.passes_per_epoch):
         permutation = torch.randperm(n, generator=generator, device=X.device)
+        # The same permutation where the row source gathers (a host copy for host rows).
+        order = X.order(permutation)
         for start in range(0, n - batch_size + 1, batch_size):
             index = parallel.local_rows(permutation[start : start + batch_size])
-            loss, parts = _loss(network, forward, objective, augmentations, X[index], radius[index], lam, generator)
+            x = X.rows(parallel.local_rows(order[start : start + batch_size]))
+            loss, parts = _loss(network, forward, objective, augmentations, x, radius[index], lam, generator)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             parallel.reduce_gradients(network.parameters())
