@@ -8,19 +8,24 @@ import math
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
+from functools import partial
 
 import numpy as np
+import scipy.sparse as sp
 import torch
+from sklearn import config_context
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device import as_float32_tensor, batched_outputs, prediction_device, resolve_device
+from ._device import batched_outputs, prediction_device, resolve_device, row_source, training_csr
+from ._torch.data import HostRows, as_row_source
 from ._torch.distributed import SingleProcess
 from ._torch.network import build_network, empty_network
-from ._torch.radius import kth_neighbor_distance
+from ._torch.radius import CANDIDATE_MARGIN, kth_neighbor_distance_streamed, kth_of_candidates
 from ._torch.sat import build_augmentations
 from ._torch.trainer import Schedule, train
 
@@ -69,15 +74,11 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _fit(self, X, parallel):
         """The fit driver; ``parallel`` may split training over processes (see ``distributed``)."""
         warm = self.warm_start and hasattr(self, "network_")
-        X = validate_data(
-            self, X, dtype=[np.float32, np.float64], order="C", ensure_min_samples=2, reset=not warm
-        )
-        _check_float32_range(X)
-        self._check_data_size(X)
+        X = self._validate_training_data(X, reset=not warm)
         hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         device = resolve_device(self.device)
-        X_train = as_float32_tensor(X, device)
-        radius = self._radius(X_train, parallel.kth_neighbor_distance)
+        X_train = row_source(X, device)
+        radius = self._radius(X, parallel, source=X_train)
         schedule = self._schedule(X.shape[0])
         rng = check_random_state(self.random_state)
 
@@ -99,13 +100,9 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def partial_fit(self, X, y=None):
         """One pass of minibatch updates over ``X``; see the subclass docstring for details."""
         first = not hasattr(self, "network_")
-        X = validate_data(
-            self, X, dtype=[np.float32, np.float64], order="C", ensure_min_samples=2, reset=first
-        )
-        _check_float32_range(X)
-        self._check_data_size(X)
+        X = self._validate_training_data(X, reset=first)
         device = resolve_device(self.device)
-        X_train = as_float32_tensor(X, device)
+        X_train = row_source(X, device)
         if getattr(self, "_random_state", None) is None:
             self._random_state = check_random_state(self.random_state)
         if first:
@@ -119,8 +116,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             batch_size=min(self.batch_size, X.shape[0]), n_epochs=1, learning_rate=self.learning_rate
         )
         result = self._train_once(
-            X_train, self._radius(X_train), schedule, self._random_state, network.to(device),
-            SingleProcess(), adam_state=getattr(self, "_adam_state", None),
+            X_train, self._radius(X, source=X_train), schedule, self._random_state,
+            network.to(X_train.device), SingleProcess(), adam_state=getattr(self, "_adam_state", None),
         )
         self._check_result(result)
         if result.adam_state is not None:
@@ -128,6 +125,20 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         self._record(network, result, continued=not first)
         self._after_fit(X)
         return self
+
+    def _validate_training_data(self, X, reset):
+        """Validated training X: a C-ordered float array, or a float32 CSR matrix.
+
+        Sparse input of any format is converted to CSR (the caller's matrix
+        is never modified); see :func:`._device.training_csr`.
+        """
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float32, np.float64], order="C",
+            ensure_min_samples=2, reset=reset,
+        )
+        _check_float32_range(X)
+        self._check_data_size(X)
+        return training_csr(X) if sp.issparse(X) else X
 
     def _record(self, network, result, continued):
         """Store the trained network and its loss history (appended to when ``continued``)."""
@@ -185,11 +196,20 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _after_fit(self, X):
         """Hook for fitted attributes computed on the training data (labels_)."""
 
-    def _radius(self, X, kth_distance=kth_neighbor_distance):
-        """Per-sample perturbation radius: fixed ``eps`` or eps_scale x k-NN distance."""
+    def _radius(self, X, parallel=None, source=None):
+        """Per-sample perturbation radius: fixed ``eps`` or eps_scale x k-NN distance.
+
+        ``X`` is the validated training data (numpy array or CSR matrix) and
+        ``source`` its row source (None: rows on the CPU), or ``X`` is a
+        float32 tensor and ``source`` None. The radius is a float32 tensor on
+        the training device.
+        """
+        parallel = SingleProcess() if parallel is None else parallel
+        if source is None:
+            source = as_row_source(X) if isinstance(X, torch.Tensor) else row_source(X, torch.device("cpu"))
         n_samples = X.shape[0]
         if self.eps is not None:
-            return torch.full((n_samples,), float(self.eps), dtype=X.dtype, device=X.device)
+            return torch.full((n_samples,), float(self.eps), dtype=torch.float32, device=source.device)
         n_neighbors = self.n_neighbors
         if n_neighbors >= n_samples:
             warnings.warn(
@@ -198,7 +218,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
             )
             n_neighbors = n_samples - 1
-        radius = self.eps_scale * kth_distance(X, n_neighbors)
+        radius = self.eps_scale * _kth_neighbor_distance(X, source, n_neighbors, parallel)
         if not radius.any():
             warnings.warn(
                 f"all k-NN distances are 0 (constant or heavily duplicated X with n_neighbors="
@@ -258,7 +278,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _outputs(self, X):
         """Validated X -> network outputs (probabilities), computed in row batches."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float32, np.float64], reset=False)
         device = prediction_device(self.device)
         network = self.network_.to(device)
         return batched_outputs(network, self._objective().output, X, device)
@@ -273,6 +293,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
+        tags.input_tags.sparse = True
         return tags
 
     def __getstate__(self):
@@ -339,11 +360,79 @@ _MIN_ABS = 1e-15
 
 
 def _check_float32_range(X):
-    # max and min instead of abs(X): no temporary copy of a large X.
-    largest = max(float(X.max()), -float(X.min()))
+    # max and min instead of abs(X): no temporary copy of a large X. A sparse
+    # X's implicit entries are zeros, so its stored values decide.
+    values = X.data if sp.issparse(X) else X
+    if values.size == 0:
+        return
+    largest = max(float(values.max()), -float(values.min()))
     if largest > _MAX_ABS or 0 < largest < _MIN_ABS:
         raise ValueError(
             f"X has values of magnitude up to {largest:.3g}, outside the range float32 training "
             f"handles ([{_MIN_ABS:g}, {_MAX_ABS:g}]). Scale X first, e.g. with "
             "sklearn.preprocessing.StandardScaler or MinMaxScaler."
         )
+
+
+def _kth_neighbor_distance(X, source, k, parallel):
+    """Exact distance from each training row to its k-th nearest other row, float32 on the device.
+
+    Dense data use the torch search where the rows live (split over the
+    processes of ``parallel``); a CSR ``X`` uses scikit-learn's sparse-aware
+    brute-force search, whole in every process.
+    """
+    if sp.issparse(X):
+        return torch.from_numpy(_sparse_kth_neighbor_distance(X, k)).to(source.device)
+    if isinstance(source, HostRows):
+        method = partial(kth_neighbor_distance_streamed, device=source.device)
+        return parallel.kth_neighbor_distance(source.X, k, method=method)
+    return parallel.kth_neighbor_distance(source.X, k)
+
+
+# Scratch memory of the sparse k-NN search: scikit-learn's distance chunks
+# (MiB) and the dense blocks of the exact re-check (float32 elements).
+_KNN_WORKING_MEMORY_MIB = 64
+_RECHECK_ELEMENTS = 1 << 22
+# Widest X whose k-NN distances are re-checked on densified rows; the re-check
+# costs n_samples x (k + 8) x n_features, so wider X keeps scikit-learn's distances.
+_DENSE_RECHECK_FEATURES = 20_000
+
+
+def _sparse_kth_neighbor_distance(X, k):
+    """k-th nearest-neighbour distances of a float32 CSR ``X``, excluding each row itself.
+
+    scikit-learn's brute-force search finds the ``k + 8`` nearest
+    candidates of each row without densifying X. Up to
+    ``_DENSE_RECHECK_FEATURES`` features, their distances are then
+    re-checked on densified rows, in bounded blocks, by the exact re-check
+    of the torch search, so that sparse and dense input of the same data
+    give the same radius to the last bit. Wider X keeps scikit-learn's
+    distances (computed in float64), which agree with the torch search to
+    about 1e-6 relative.
+    """
+    n_samples, n_features = X.shape
+    n_candidates = min(k + CANDIDATE_MARGIN, n_samples - 1)
+    with config_context(working_memory=_KNN_WORKING_MEMORY_MIB):
+        # kneighbors() without X leaves each point out of its own neighbours.
+        search = NearestNeighbors(n_neighbors=n_candidates, algorithm="brute").fit(X)
+        distances, candidates = search.kneighbors()
+    if n_features > _DENSE_RECHECK_FEATURES:
+        return np.ascontiguousarray(distances[:, k - 1], dtype=np.float32)
+    out = np.empty(n_samples, dtype=np.float32)
+    chunk = min(n_samples, max(1, _RECHECK_ELEMENTS // (n_candidates * max(n_features, 1))))
+    # Dense blocks allocated once and reused, not once per chunk.
+    query_block = np.empty((chunk, n_features), dtype=np.float32)
+    neighbour_block = np.empty((chunk * n_candidates, n_features), dtype=np.float32)
+    difference_block = torch.empty((chunk, n_candidates, n_features))
+    for start in range(0, n_samples, chunk):
+        stop = min(start + chunk, n_samples)
+        m = stop - start
+        queries = X[start:stop].toarray(out=query_block[:m])
+        neighbours = X[candidates[start:stop].ravel()].toarray(out=neighbour_block[: m * n_candidates])
+        out[start:stop] = kth_of_candidates(
+            torch.from_numpy(queries),
+            torch.from_numpy(neighbours).view(m, n_candidates, n_features),
+            k,
+            buffer=difference_block[:m],
+        ).numpy()
+    return out

@@ -1,14 +1,30 @@
-"""Device selection and host/device data movement for the estimators."""
+"""Device selection and host/device data movement for the estimators.
+
+Which row source (``_torch.data``) the trainer draws minibatches from is
+chosen here: dense data on the CPU or fitting on the GPU are used in place
+(``DeviceRows``), dense data too large for the GPU stay on the host
+(``HostRows``), sparse data stay sparse (``SparseRows``).
+"""
 
 import copy
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
+from ._torch.data import DeviceRows, HostRows, SparseRows
+
 # Rows per forward pass at prediction time: bounds memory at about
-# _PREDICT_ROWS x widest hidden layer floats, whatever the size of X.
+# _PREDICT_ROWS x widest hidden layer floats, whatever the size of X. Wide
+# input gets fewer rows, so that one densified float64 batch of it stays
+# under _PREDICT_ELEMENTS values (16 MiB).
 _PREDICT_ROWS = 8192
+_PREDICT_ELEMENTS = 1 << 21
+
+# Training data go to the GPU only when they leave this much of its free
+# memory (and a tenth of it) for the model, its activations and the k-NN search.
+_GPU_HEADROOM_BYTES = 2 << 30
 
 
 def resolve_device(device):
@@ -76,17 +92,79 @@ def as_float32_tensor(X, device):
     return tensor.to(device=device, dtype=torch.float32)
 
 
+def _fits_on_device(nbytes, device):
+    """Whether ``nbytes`` of training data should live on ``device`` (always on the CPU)."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= 0.9 * free - _GPU_HEADROOM_BYTES
+
+
+def training_csr(X):
+    """A validated CSR ``X`` as a float32 CSR matrix without duplicate entries.
+
+    The caller's matrix is never modified: it is copied when it holds
+    duplicates or unsorted indices (which are then summed and sorted in the
+    copy); otherwise its index arrays are shared and only float64 values
+    are converted.
+    """
+    if not _canonical(X.indptr, X.indices):
+        X = X.copy()
+        X.sum_duplicates()
+    data = X.data.astype(np.float32, copy=False)
+    return sp.csr_matrix((data, X.indices, X.indptr), shape=X.shape, copy=False)
+
+
+def _canonical(indptr, indices):
+    """True when the column indices of every row are strictly increasing."""
+    if len(indices) < 2:
+        return True
+    increasing = np.diff(indices) > 0
+    # A step across a row boundary may go down.
+    boundaries = indptr[1:-1]
+    boundaries = boundaries[(boundaries > 0) & (boundaries < len(indices))]
+    increasing[boundaries - 1] = True
+    return bool(increasing.all())
+
+
+def row_source(X, device):
+    """The row source the trainer draws minibatches of validated ``X`` from.
+
+    Dense ``X`` becomes :class:`DeviceRows`, shared with the numpy array on
+    the CPU when it is C-contiguous float32 (memory maps included), or
+    copied to the GPU when its float32 copy fits in free GPU memory with
+    headroom; otherwise it stays on the host as :class:`HostRows`. A CSR
+    ``X`` (from :func:`training_csr`) becomes :class:`SparseRows`, on the
+    GPU when it fits there.
+    """
+    if sp.issparse(X):
+        arrays = (X.indptr, X.indices, X.data)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            crow, col, values = (torch.from_numpy(a) for a in arrays)
+        resident = _fits_on_device(sum(a.nbytes for a in arrays), device)
+        return SparseRows(crow, col, values, X.shape[1], device, resident=resident)
+    if _fits_on_device(X.shape[0] * X.shape[1] * 4, device):
+        return DeviceRows(as_float32_tensor(X, device))
+    return HostRows(as_float32_tensor(X, "cpu"), device)
+
+
 def batched_outputs(network, output, X, device):
     """Apply ``output(network(x))`` to ``X`` in row batches; returns a float32 numpy array.
 
-    Inference runs in float64: a float32 matrix product can round a row
-    differently depending on where the row sits in the batch (threads, edge
-    kernels), and predictions must not depend on the order of the samples.
+    ``X`` is a numpy array or a CSR matrix; a CSR matrix is densified one
+    batch of rows at a time. Inference runs in float64: a float32 matrix
+    product can round a row differently depending on where the row sits in
+    the batch (threads, edge kernels), and predictions must not depend on
+    the order of the samples, nor on the batch size.
     """
     network = copy.deepcopy(network).to(device=device, dtype=torch.float64).eval()
+    step = max(1, min(_PREDICT_ROWS, _PREDICT_ELEMENTS // max(X.shape[1], 1)))
     parts = []
     with torch.inference_mode():
-        for start in range(0, X.shape[0], _PREDICT_ROWS):
-            batch = torch.from_numpy(np.asarray(X[start : start + _PREDICT_ROWS], dtype=np.float64))
+        for start in range(0, X.shape[0], step):
+            rows = X[start : start + step]
+            rows = rows.toarray() if sp.issparse(rows) else rows
+            batch = torch.from_numpy(np.asarray(rows, dtype=np.float64))
             parts.append(output(network(batch.to(device))).cpu().numpy().astype(np.float32))
     return np.concatenate(parts)
