@@ -142,6 +142,17 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     some kernels are not deterministic, so results can differ in the last
     bits between runs.
 
+    X may be a scipy sparse matrix or array of any format (converted to CSR
+    without modifying the caller's object): it is never densified whole.
+    Training densifies one minibatch at a time on the training device and
+    prediction one batch of rows at a time, so memory stays near the size
+    of the sparse matrix plus the model. The k-NN radius of sparse data
+    comes from scikit-learn's sparse brute-force neighbour search; sparse
+    and dense input of the same data give the same fit. Dense float32
+    C-contiguous input on the CPU, memory maps included, is used in place;
+    dense input too large for the GPU's free memory stays in host memory
+    and is copied to the GPU one minibatch at a time.
+
     References
     ----------
     .. [1] W. Hu, T. Miyato, S. Tokui, E. Matsumoto and M. Sugiyama.
@@ -256,10 +267,11 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data, finite numbers. float32 input is used without a
             copy; float64 and integer input is converted to float32 once.
-            Requires ``n_samples >= max(2, n_clusters)``.
+            A sparse matrix is converted to CSR and densified one minibatch
+            at a time, never whole. Requires ``n_samples >= max(2, n_clusters)``.
         y : None
             Ignored; present for API consistency.
 
@@ -309,7 +321,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             One chunk of training data, finite numbers,
             ``n_samples >= max(2, n_clusters)``. Every chunk must have the
             features of the first.
@@ -334,7 +346,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples with the features seen in fit.
 
         Returns
@@ -356,7 +368,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples with the features seen in fit.
 
         Returns
@@ -378,7 +390,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples with the features seen in fit.
 
         Returns
@@ -404,7 +416,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Samples with the features seen in fit.
         y : None
             Ignored.

@@ -64,8 +64,11 @@ def fit_distributed(estimator, X, y=None, *, group=None):
         ``random_state=None`` is replaced, for this fit only, by a seed drawn
         in process 0 and sent to all. With ``verbose``, only process 0
         prints.
-    X : array-like of shape (n_samples, n_features)
-        Training data, the same in every process.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data, the same in every process. A sparse matrix stays
+        sparse (minibatches are densified on the training device); its k-NN
+        radius is computed whole by every process, with scikit-learn's
+        sparse neighbour search.
     y : None
         Ignored.
     group : torch.distributed.ProcessGroup or None, default=None
