@@ -64,6 +64,8 @@ def test_sparse_rows_are_exactly_the_dense_rows(index_dtype, resident):
         rows = source.rows(source.order(index))
         assert rows.dtype == torch.float32 and rows.is_contiguous()
         assert torch.equal(rows, torch.from_numpy(dense[index.numpy()]))
+        # The padded gather (GPU storage, no host synchronisation) gives the same block.
+        assert torch.equal(source._densify_padded(index), rows)
 
 
 def test_sparse_rows_of_an_all_zero_matrix():

@@ -161,10 +161,11 @@ class SparseRows:
     """A CSR matrix as torch tensors; ``rows(index)`` is the dense float32 minibatch.
 
     Each minibatch is built with torch operations on the tensors' device:
-    the entries of the requested rows are gathered, padded to the longest
-    row of the matrix, and scattered into a zero (batch, n_features) block,
-    with no host synchronisation. Memory per minibatch is about
-    ``batch x max_row_nnz`` index and value pairs besides the dense block.
+    the entries of the requested rows are gathered and written into a zero
+    (batch, n_features) block. On the CPU exactly the rows' entries are
+    gathered. On a GPU, where the number of entries of a minibatch would
+    cost a host synchronisation, each row is padded to the longest row of
+    the matrix instead (``batch x max_row_nnz`` index and value pairs).
 
     Parameters
     ----------
@@ -215,6 +216,27 @@ class SparseRows:
         return self._staging.send(batch)
 
     def _densify(self, index):
+        if self.crow_indices.device.type == "cpu":
+            return self._densify_exact(index)
+        return self._densify_padded(index)
+
+    def _densify_exact(self, index):
+        """Dense rows from exactly their entries (the entry count syncs, free on the CPU)."""
+        storage = self.crow_indices.device
+        out = torch.zeros(len(index), self.n_features, dtype=torch.float32, device=storage)
+        starts = self.crow_indices[index].long()
+        counts = self.crow_indices[index + 1].long() - starts
+        total = int(counts.sum())
+        if total:
+            rows = torch.repeat_interleave(torch.arange(len(index), device=storage), counts, output_size=total)
+            # Entry j of row r sits at starts[r] + j: the running count minus the row's first entry.
+            first = torch.repeat_interleave(counts.cumsum(0) - counts - starts, counts, output_size=total)
+            positions = torch.arange(total, device=storage) - first
+            out.index_put_((rows, self.col_indices[positions].long()), self.values[positions])
+        return out
+
+    def _densify_padded(self, index):
+        """Dense rows from their entries padded to the longest row: no host synchronisation."""
         storage = self.crow_indices.device
         n_rows, width = len(index), self.n_features
         # One slot past the block takes the padding: padded entries write 0 there.
