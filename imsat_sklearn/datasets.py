@@ -537,14 +537,15 @@ def load_20newsgroups_tfidf(
     Examples
     --------
     Needs the 20 Newsgroups archive under the data folder (see
-    :func:`get_data_home`). The IMSAT estimators take dense input, so
-    densify what you cluster:
+    :func:`get_data_home`). The IMSAT estimators take the sparse matrix as
+    it is and densify one minibatch at a time:
 
     >>> from imsat_sklearn.datasets import load_20newsgroups_tfidf
     >>> news = load_20newsgroups_tfidf(subset="train")  # doctest: +SKIP
     >>> news.data.shape, news.feature_names[:3]  # doctest: +SKIP
     ((11314, 2000), array(['ab', 'ability', 'able'], dtype=object))
-    >>> X = news.data[:1000].toarray()  # doctest: +SKIP
+    >>> from imsat_sklearn import IMSATClusterer
+    >>> labels = IMSATClusterer(n_clusters=20).fit_predict(news.data)  # doctest: +SKIP
     """
     splits = _check_subset(subset)
     max_features = _check_text_args(max_features, sparse)
