@@ -79,20 +79,30 @@ def test_chunk_with_other_features_is_rejected(blobs):
 
 
 def test_chunks_of_digits_reach_the_accuracy_of_fit():
-    # 40 epochs of 4 chunks, as many updates as fit's 40 epochs. Measured with
-    # seeds 0-2: fit 0.69-0.76, partial_fit 0.72-0.87 (seed 0: 0.694 and 0.722).
+    # 40 epochs of 4 chunks, as many updates as fit's 40 epochs. One seed is
+    # too noisy to compare (either method ranges over +-0.08 across seeds, and
+    # the torch thread count changes the draw); the mean over three is not.
+    # Measured (1 thread), seeds 0-2: partial_fit 0.730, 0.718, 0.890 (mean
+    # 0.779); fit 0.789, 0.757, 0.712 (mean 0.752).
     X, y = load_digits(return_X_y=True)
     X = (X / 16).astype(np.float32)
-    params = dict(
-        n_clusters=10, hidden_layer_sizes=(100,), batch_size=100, n_init=1, device="cpu", random_state=0
-    )
-    streamed = IMSATClusterer(**params)
-    order = np.random.RandomState(0)
-    for _ in range(40):
-        for chunk in np.array_split(order.permutation(len(X)), 4):
-            streamed.partial_fit(X[chunk])
-    fitted = IMSATClusterer(max_iter=40, min_updates=0, **params).fit(X)
-    assert clustering_accuracy(y, streamed.predict(X)) > clustering_accuracy(y, fitted.predict(X)) - 0.05
+    streamed_acc, fitted_acc = [], []
+    for seed in range(3):
+        params = dict(
+            n_clusters=10, hidden_layer_sizes=(100,), batch_size=100, n_init=1, device="cpu",
+            random_state=seed,
+        )
+        streamed = IMSATClusterer(**params)
+        order = np.random.RandomState(seed)
+        for _ in range(40):
+            for chunk in np.array_split(order.permutation(len(X)), 4):
+                streamed.partial_fit(X[chunk])
+        fitted = IMSATClusterer(max_iter=40, min_updates=0, **params).fit(X)
+        streamed_acc.append(clustering_accuracy(y, streamed.predict(X)))
+        fitted_acc.append(clustering_accuracy(y, fitted.predict(X)))
+    assert np.mean(streamed_acc) > np.mean(fitted_acc) - 0.03
+    # Both learn the digits (K-means: 0.79; a chance partition: about 0.2).
+    assert min(streamed_acc + fitted_acc) > 0.6
 
 
 @pytest.mark.slow
