@@ -163,6 +163,9 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), _cpu_generator(rng))
             network = network.to(X_train.device)
             result = self._train_once(X_train, radius, schedule, rng, network, parallel)
+            if self.n_init == 1:
+                # Nothing to compare: skip a forward pass over all of X.
+                return network, result
             value = self._information(network, X, X_train.device) if result.loss_curve else -np.inf
             if best is None or value > best[0]:
                 best = (value, network, result)
