@@ -83,6 +83,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         rng = check_random_state(self.random_state)
 
         if warm:
+            self._check_architecture("fit with warm_start=True")
             network = self.network_.to(device)
             result = self._train_once(X_train, radius, schedule, rng, network, parallel)
         else:
@@ -110,6 +111,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             generator = _cpu_generator(self._random_state)
             network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), generator)
         else:
+            self._check_architecture("partial_fit")
             network = self.network_
         # A chunk smaller than batch_size is one minibatch; min_updates does not apply.
         schedule = Schedule(
@@ -125,6 +127,26 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         self._record(network, result, continued=not first)
         self._after_fit(X)
         return self
+
+    def _check_architecture(self, method):
+        """The fitted network must match the parameters that shape it before training goes on."""
+        fitted = self.network_.architecture
+        expected = {
+            "hidden_layer_sizes": _check_hidden_layer_sizes(self.hidden_layer_sizes),
+            self._n_outputs_param: self._n_outputs(),
+        }
+        actual = {
+            "hidden_layer_sizes": tuple(fitted["hidden_layer_sizes"]),
+            self._n_outputs_param: fitted["n_outputs"],
+        }
+        changed = [name for name in expected if expected[name] != actual[name]]
+        if changed:
+            details = ", ".join(f"{name}={actual[name]!r} (now {expected[name]!r})" for name in changed)
+            raise ValueError(
+                f"{method} continues the fitted network, which has {details}; these parameters "
+                "cannot change between calls. Set them back, or refit from scratch with "
+                "warm_start=False."
+            )
 
     def _validate_training_data(self, X, reset):
         """Validated training X: a C-ordered float array, or a float32 CSR matrix.
@@ -282,6 +304,10 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         """Validated X -> network outputs (probabilities), computed in row batches."""
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float32, np.float64], reset=False)
+        return self._outputs_of_validated(X)
+
+    def _outputs_of_validated(self, X):
+        """Network outputs of already validated X (no second validation, no name checks)."""
         device = prediction_device(self.device)
         network = self.network_.to(device)
         return batched_outputs(network, self._objective().output, X, device)

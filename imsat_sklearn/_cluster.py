@@ -223,6 +223,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         self.random_state = random_state
         self.verbose = verbose
 
+    _n_outputs_param = "n_clusters"
+
     def _n_outputs(self):
         return self.n_clusters
 
@@ -256,7 +258,9 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
 
     def _after_fit(self, X):
-        self.labels_ = self.predict(X)
+        # X is the validated training array: a second validation would drop the
+        # feature names of a DataFrame and warn about them.
+        self.labels_ = self._outputs_of_validated(X).argmax(axis=1).astype(np.int64)
 
     @property
     def _n_features_out(self):

@@ -206,6 +206,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         self.random_state = random_state
         self.verbose = verbose
 
+    _n_outputs_param = "n_bits"
+
     def _n_outputs(self):
         return self.n_bits
 

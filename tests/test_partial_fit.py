@@ -72,6 +72,39 @@ def test_fit_starts_a_new_stream(blobs):
     assert model.n_iter_ == 3 and int(model._adam_state[0]["step"]) == len(blobs) // 50
 
 
+def test_a_diverged_call_leaves_the_optimizer_state_as_it_was(blobs):
+    model = IMSATClusterer(n_clusters=3, **SMALL).partial_fit(blobs)
+    before = {i: {k: v.clone() for k, v in m.items()} for i, m in model._adam_state.items()}
+    with pytest.raises(ValueError, match="diverged"):
+        model.set_params(learning_rate=1e30).partial_fit(blobs * 1e6)
+    assert all(
+        torch.equal(before[i][k], v) for i, m in model._adam_state.items() for k, v in m.items()
+    )
+    # The model trains on as if the failed call had not happened.
+    model.set_params(learning_rate=0.002).partial_fit(blobs)
+    assert model.n_iter_ == 2 and np.isfinite(model.loss_curve_).all()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [({"n_clusters": 5}, r"n_clusters=3 \(now 5\)"),
+     ({"hidden_layer_sizes": (8,)}, r"hidden_layer_sizes=\(16,\) \(now \(8,\)\)")],
+)
+def test_parameters_that_shape_the_network_cannot_change_between_calls(blobs, change, message):
+    model = IMSATClusterer(n_clusters=3, **SMALL).partial_fit(blobs)
+    with pytest.raises(ValueError, match="partial_fit continues the fitted network.*" + message):
+        model.set_params(**change).partial_fit(blobs)
+    warm = IMSATClusterer(n_clusters=3, max_iter=1, warm_start=True, **SMALL).fit(blobs)
+    with pytest.raises(ValueError, match="warm_start=True continues the fitted network.*" + message):
+        warm.set_params(**change).fit(blobs)
+
+
+def test_hasher_bits_cannot_change_between_calls(blobs):
+    model = IMSATHasher(n_bits=4, **SMALL).partial_fit(blobs)
+    with pytest.raises(ValueError, match=r"n_bits=4 \(now 8\)"):
+        model.set_params(n_bits=8).partial_fit(blobs)
+
+
 def test_chunk_with_other_features_is_rejected(blobs):
     model = IMSATHasher(n_bits=4, **SMALL).partial_fit(blobs)
     with pytest.raises(ValueError, match="X has 3 features"):

@@ -74,7 +74,11 @@ def test_list_of_lists_and_dataframe_are_accepted(make, X):
     from_list = make().fit(X.tolist())
     np.testing.assert_array_equal(from_list.predict_proba(X), make().fit(X).predict_proba(X))
     frame = pd.DataFrame(X, columns=["a", "b"])
-    model = make().fit(frame)
+    with warnings.catch_warnings():
+        # Fitting a DataFrame must not warn about its own feature names (labels_
+        # were once computed by predicting on the validated array).
+        warnings.simplefilter("error")
+        model = make().fit(frame)
     np.testing.assert_array_equal(model.feature_names_in_, ["a", "b"])
     with pytest.raises(ValueError, match="feature names should match those that were passed"):
         model.predict_proba(frame.rename(columns={"a": "z"}))

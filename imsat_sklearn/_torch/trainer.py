@@ -87,7 +87,10 @@ def train(
     if adam_state is not None:
         # Only the moments carry over; learning rate and kernel are this run's.
         groups = optimizer.state_dict()["param_groups"]
-        optimizer.load_state_dict({"state": adam_state, "param_groups": groups})
+        # A copy: the optimizer updates its state in place, and the caller's must
+        # survive a run that diverges or is interrupted.
+        state = {index: _clone(moments) for index, moments in adam_state.items()}
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
     forward = partial(network, update_stats=False)
     result = TrainResult()
     snapshot = _snapshot(network)
@@ -162,3 +165,7 @@ def _record(result, names, values):
 
 def _finite(value):
     return value == value and abs(value) != float("inf")
+
+
+def _clone(moments):
+    return {name: value.clone() if torch.is_tensor(value) else value for name, value in moments.items()}
