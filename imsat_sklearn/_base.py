@@ -78,8 +78,10 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         device = resolve_device(self.device)
         X_train = row_source(X, device)
-        radius = self._radius(X, parallel, source=X_train)
         schedule = self._schedule(X.shape[0])
+        # Before the k-NN search, which is the slow part of a large fit's set-up.
+        parallel.check_batch_size(schedule.batch_size)
+        radius = self._radius(X, parallel, source=X_train)
         rng = check_random_state(self.random_state)
 
         if warm:

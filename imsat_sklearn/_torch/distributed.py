@@ -43,6 +43,9 @@ class SingleProcess:
     rank = 0
     world_size = 1
 
+    def check_batch_size(self, batch_size):
+        """Raise ValueError unless minibatches of ``batch_size`` rows split over the processes."""
+
     def local_rows(self, index):
         """This process's part of the minibatch with row indices ``index``."""
         return index
@@ -83,13 +86,17 @@ class DataParallel(SingleProcess):
         self.rank = dist.get_rank(group)
         self.world_size = dist.get_world_size(group)
 
-    def local_rows(self, index):
-        size, remainder = divmod(len(index), self.world_size)
+    def check_batch_size(self, batch_size):
+        size, remainder = divmod(batch_size, self.world_size)
         if remainder or size < 2:
             raise ValueError(
-                f"a minibatch of {len(index)} rows cannot be split over {self.world_size} processes: "
+                f"a minibatch of {batch_size} rows cannot be split over {self.world_size} processes: "
                 f"batch_size must be a multiple of {self.world_size} with at least 2 rows per process."
             )
+
+    def local_rows(self, index):
+        self.check_batch_size(len(index))
+        size = len(index) // self.world_size
         return index[self.rank * size : (self.rank + 1) * size]
 
     def reduce_gradients(self, parameters):
