@@ -47,10 +47,11 @@ def fit_distributed(estimator, X, y=None, *, group=None):
     joints) and the BatchNorm statistics are all-reduced over the whole
     minibatch, the VAT and RPT directions of a row are those one process
     would draw, gradients are averaged before each Adam step and the k-NN
-    radius is computed over all of ``X``, each process computing a share of
-    the rows. The run therefore follows the loss curve of ``estimator.fit(X)``
-    in one process, up to floating-point rounding, with ``batch_size`` (the
-    whole minibatch) split over the processes. Transform augmentations
+    radius is computed over all of ``X`` (for dense ``X``, each process
+    computing a share of the rows). The run therefore follows the loss
+    curve of ``estimator.fit(X)`` in one process, up to floating-point
+    rounding, with ``batch_size`` (the whole minibatch) split over the
+    processes. Transform augmentations
     (callables) draw from a generator of each process, so with them the run
     is equivalent in distribution but not number for number.
 
@@ -66,8 +67,8 @@ def fit_distributed(estimator, X, y=None, *, group=None):
         prints.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Training data, the same in every process. A sparse matrix stays
-        sparse (minibatches are densified on the training device); its k-NN
-        radius is computed whole by every process, with scikit-learn's
+        sparse (one minibatch at a time is densified); its k-NN radius is
+        computed whole by every process, on the CPU, with scikit-learn's
         sparse neighbour search.
     y : None
         Ignored.
@@ -150,6 +151,18 @@ def _shared_seed(random_state, parallel, group):
 
 
 def build_parser():
+    """The argument parser of ``python -m imsat_sklearn.distributed``.
+
+    It takes three positional arguments, all paths: the unfitted estimator
+    saved with ``joblib.dump``, the training data saved with ``numpy.save``
+    (memory-mapped when loaded, so the processes of one machine share it)
+    and the file where process 0 saves the fitted estimator.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        The parser; its ``prog`` shows the ``torchrun`` command line.
+    """
     parser = argparse.ArgumentParser(
         prog="torchrun --nproc_per_node=N -m imsat_sklearn.distributed",
         description="Fit a pickled IMSAT estimator on a .npy array with data-parallel training.",
@@ -161,6 +174,25 @@ def build_parser():
 
 
 def main(argv=None):
+    """Fit a pickled estimator on a ``.npy`` file; the command-line entry point.
+
+    Run in every process that ``torchrun`` starts: each loads the estimator
+    with ``joblib.load`` and the data with ``np.load(..., mmap_mode='r')``,
+    calls :func:`fit_distributed`, process 0 saves the fitted estimator
+    with ``joblib.dump`` and all processes wait for it at a barrier. The
+    process group is destroyed in any case; an exception of the fit
+    propagates.
+
+    Parameters
+    ----------
+    argv : list of str or None, default=None
+        The arguments after the program name; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status, 0 once the fitted estimator is saved.
+    """
     args = build_parser().parse_args(argv)
     estimator = joblib.load(args.estimator)
     X = np.load(args.data, mmap_mode="r")

@@ -40,10 +40,6 @@ IGNORED = {
     "EX01": "enforced below for functions and classes only; methods share the class example",
 }
 
-# Command-line plumbing of ``python -m imsat_sklearn.distributed``, documented
-# by its --help rather than as API.
-CLI_ENTRY_POINTS = {"imsat_sklearn.distributed.build_parser", "imsat_sklearn.distributed.main"}
-
 NO_RAISES = {
     "imsat_sklearn.datasets.get_data_home": "resolves a path and never raises",
     "imsat_sklearn.augment.BaseAugmentation.get_params": "returns attributes and never raises",
@@ -74,7 +70,7 @@ def _public_objects():
     for module_name in PUBLIC_MODULES:
         module = importlib.import_module(f"imsat_sklearn.{module_name}")
         paths += [f"{module.__name__}.{name}" for name in _module_names(module)]
-    return [path for path in paths if path not in CLI_ENTRY_POINTS]
+    return paths
 
 
 def _resolve(path):
