@@ -25,5 +25,5 @@ if __name__ == "__main__":
     add_arguments(parser)
     try:
         main(parser.parse_args())
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
