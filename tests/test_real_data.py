@@ -55,8 +55,13 @@ def test_digits_single_run_accuracy_floor(digits):
 def test_digits_default_accuracy_floor(digits):
     X, y = digits
     labels = IMSATClusterer(random_state=0).fit_predict(X)
-    # n_init=3 (the default): 0.79-0.93 over 5 seeds; K-means reaches 0.79.
-    assert clustering_accuracy(y, labels) > 0.78
+    # n_init=3 (the default): 0.79-0.93 over seeds 0-4 on a GPU; K-means reaches
+    # 0.79. Seed 0 on the CPU depends on float rounding, which depends on the
+    # torch thread count: 0.775 with 2 threads, 0.710 with 1 (same code, the
+    # trajectories part after thousands of updates). The floor keeps room for
+    # that and still fails a broken objective (collapsed or random clusterings
+    # score 0.1-0.5 here).
+    assert clustering_accuracy(y, labels) > 0.68
 
 
 @pytest.mark.slow
