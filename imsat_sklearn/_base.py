@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import batched_outputs, prediction_device, resolve_device, row_source, training_csr
-from ._torch.data import HostRows, as_row_source
+from ._torch.data import HostRows
 from ._torch.distributed import SingleProcess
 from ._torch.network import build_network, empty_network
 from ._torch.radius import CANDIDATE_MARGIN, kth_neighbor_distance_streamed, kth_of_candidates
@@ -81,7 +81,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         schedule = self._schedule(X.shape[0])
         # Before the k-NN search, which is the slow part of a large fit's set-up.
         parallel.check_batch_size(schedule.batch_size)
-        radius = self._radius(X, parallel, source=X_train)
+        radius = self._radius(X, X_train, parallel)
         rng = check_random_state(self.random_state)
 
         if warm:
@@ -120,7 +120,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             batch_size=min(self.batch_size, X.shape[0]), n_epochs=1, learning_rate=self.learning_rate
         )
         result = self._train_once(
-            X_train, self._radius(X, source=X_train), schedule, self._random_state,
+            X_train, self._radius(X, X_train), schedule, self._random_state,
             network.to(X_train.device), SingleProcess(), adam_state=getattr(self, "_adam_state", None),
         )
         self._check_result(result)
@@ -223,17 +223,14 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _after_fit(self, X):
         """Hook for fitted attributes computed on the training data (labels_)."""
 
-    def _radius(self, X, parallel=None, source=None):
+    def _radius(self, X, source, parallel=None):
         """Per-sample perturbation radius: fixed ``eps`` or eps_scale x k-NN distance.
 
         ``X`` is the validated training data (numpy array or CSR matrix) and
-        ``source`` its row source (None: rows on the CPU), or ``X`` is a
-        float32 tensor and ``source`` None. The radius is a float32 tensor on
-        the training device.
+        ``source`` its row source. The radius is a float32 tensor on the
+        training device.
         """
         parallel = SingleProcess() if parallel is None else parallel
-        if source is None:
-            source = as_row_source(X) if isinstance(X, torch.Tensor) else row_source(X, torch.device("cpu"))
         n_samples = X.shape[0]
         if self.eps is not None:
             return torch.full((n_samples,), float(self.eps), dtype=torch.float32, device=source.device)

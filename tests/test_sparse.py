@@ -23,6 +23,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from imsat_sklearn import IMSATClusterer, IMSATHasher, _base
 from imsat_sklearn._base import _sparse_kth_neighbor_distance
+from imsat_sklearn._device import row_source, training_csr
 from imsat_sklearn._torch.radius import kth_neighbor_distance
 from imsat_sklearn.datasets import load_20newsgroups_tfidf
 from imsat_sklearn.distributed import fit_distributed
@@ -57,8 +58,10 @@ def test_sparse_and_dense_input_fit_the_same_model(make, eps, digits):
     np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(digits), rtol=0, atol=1e-5)
     if hasattr(dense, "labels_"):
         np.testing.assert_array_equal(sparse.labels_, dense.labels_)
-    radius_dense = dense._radius(torch.from_numpy(digits)).numpy()
-    radius_sparse = sparse._radius(X).numpy()
+    cpu = torch.device("cpu")
+    radius_dense = dense._radius(digits, row_source(digits, cpu)).numpy()
+    csr = training_csr(X)
+    radius_sparse = sparse._radius(csr, row_source(csr, cpu)).numpy()
     np.testing.assert_allclose(radius_sparse, radius_dense, rtol=1e-5)
 
 

@@ -15,7 +15,7 @@ import torch
 _CHUNK_ELEMENTS = 1 << 26
 # Extra candidates re-checked with exact differences, so that rounding in the
 # fast ||a||^2 + ||b||^2 - 2ab expansion cannot change which neighbour is k-th.
-CANDIDATE_MARGIN = _MARGIN = 8
+CANDIDATE_MARGIN = 8
 
 
 def kth_neighbor_distance(X, k, rows=None):
@@ -35,7 +35,7 @@ def kth_neighbor_distance(X, k, rows=None):
     n = X.shape[0]
     if rows is None:
         rows = torch.arange(n, device=X.device)
-    n_candidates = min(k + _MARGIN, n - 1)
+    n_candidates = min(k + CANDIDATE_MARGIN, n - 1)
     # Bound both the distance block and the exact re-check block.
     chunk = max(1, _CHUNK_ELEMENTS // max(n, n_candidates * X.shape[1]))
     squared_norms = (X * X).sum(1)
@@ -106,7 +106,7 @@ def kth_neighbor_distance_streamed(X, k, device, rows=None, block_rows=None):
     """
     n, d = X.shape
     rows = torch.arange(n) if rows is None else rows.cpu()
-    n_candidates = min(k + _MARGIN, n - 1)
+    n_candidates = min(k + CANDIDATE_MARGIN, n - 1)
     if block_rows is None:
         block_rows = min(math.isqrt(_CHUNK_ELEMENTS), _CHUNK_ELEMENTS // max(d, 1))
     block = max(1, min(n, block_rows))
