@@ -53,7 +53,7 @@ def mnist(data_home, n_samples):
 def estimator(device, max_iter, seed):
     return IMSATClusterer(
         hidden_layer_sizes=HIDDEN, batch_size=BATCH, learning_rate=LR, lam=LAM, mu=MU, xi=XI,
-        eps=EPS, max_iter=max_iter, min_updates=0, n_init=1, device=device, random_state=seed,
+        eps=EPS, max_iter=max_iter, n_init=1, device=device, random_state=seed,
     )
 
 
@@ -191,7 +191,7 @@ def rss_child(path, n_samples, device):
     """Runs in a fresh process: fit then predict on the memmap; prints peak RSS."""
     X = np.memmap(path, dtype=np.float32, mode="r", shape=(n_samples, 784))
     model = IMSATClusterer(
-        hidden_layer_sizes=(100,), eps=EPS, max_iter=1, min_updates=0, n_init=1, batch_size=1000,
+        hidden_layer_sizes=(100,), eps=EPS, max_iter=1, n_init=1, batch_size=1000,
         device=device, random_state=0,
     )
     started = time.perf_counter()

@@ -35,7 +35,6 @@ imsat = IMSATClusterer(
     n_clusters=10,
     hidden_layer_sizes=(256, 256),
     max_iter=10,
-    min_updates=1000,
     n_init=1,
     random_state=0,
 )

@@ -38,7 +38,6 @@ pipeline = make_pipeline(
         n_clusters=10,
         hidden_layer_sizes=(256, 256),
         max_iter=10,
-        min_updates=500,
         n_init=1,
         random_state=0,
     ),

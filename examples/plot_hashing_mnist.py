@@ -97,7 +97,6 @@ hasher = IMSATHasher(
     n_bits=n_bits,
     hidden_layer_sizes=(400,),
     max_iter=10,
-    min_updates=1000,
     random_state=0,
 ).fit(X_db)
 codes = {

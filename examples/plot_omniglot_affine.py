@@ -99,7 +99,6 @@ for name, augmentation in augmentations.items():
         augmentation=augmentation,
         batch_size=100,
         max_iter=10,
-        min_updates=1000,
         n_init=1,
         random_state=0,
     ).fit(X)

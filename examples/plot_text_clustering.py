@@ -60,7 +60,6 @@ model = IMSATClusterer(
     n_clusters=n_clusters,
     hidden_layer_sizes=(256,),
     max_iter=10,
-    min_updates=1000,
     n_init=1,
     random_state=0,
 )

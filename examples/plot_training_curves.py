@@ -34,7 +34,6 @@ model = IMSATClusterer(
     n_clusters=10,
     hidden_layer_sizes=(256, 256),
     max_iter=30,
-    min_updates=1500,
     n_init=1,
     random_state=0,
 ).fit(X)
@@ -110,7 +109,6 @@ hasher = IMSATHasher(
     n_bits=16,
     hidden_layer_sizes=(256,),
     max_iter=30,
-    min_updates=1500,
     random_state=0,
 ).fit(X)
 

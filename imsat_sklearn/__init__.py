@@ -7,7 +7,8 @@ Training", ICML 2017, arXiv:1702.08720.
 
 from ._cluster import IMSATClusterer
 from ._hasher import IMSATHasher
+from ._paper import paper_params
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["IMSATClusterer", "IMSATHasher", "__version__"]
+__all__ = ["IMSATClusterer", "IMSATHasher", "paper_params", "__version__"]

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import batched_outputs, prediction_device, resolve_device, row_source, training_csr
@@ -37,7 +37,9 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     """Parameters, validation, fit driver and persistence shared by both estimators."""
 
     _parameter_constraints = {
-        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            StrOptions({"auto"}), "array-like", Interval(numbers.Integral, 1, None, closed="left")
+        ],
         "lam": [Interval(numbers.Real, 0, None, closed="left")],
         "augmentation": [StrOptions({"vat", "rpt"}), callable, list],
         "xi": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -46,7 +48,9 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         "eps_scale": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
-        "min_updates": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [None, Interval(numbers.Real, 0, 1, closed="both")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "min_updates": [Interval(numbers.Integral, 0, None, closed="left"), Hidden(StrOptions({"deprecated"}))],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "device": [str],
         "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -75,7 +79,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         """The fit driver; ``parallel`` may split training over processes (see ``distributed``)."""
         warm = self.warm_start and hasattr(self, "network_")
         X = self._validate_training_data(X, reset=not warm)
-        hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+        hidden_layer_sizes = _hidden_layer_sizes(self.hidden_layer_sizes, X.shape[0])
         device = resolve_device(self.device)
         X_train = row_source(X, device)
         schedule = self._schedule(X.shape[0])
@@ -92,7 +96,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             network, result = self._best_of_n_init(
                 X, X_train, radius, schedule, rng, hidden_layer_sizes, parallel
             )
-        self._check_result(result)
+        self._check_result(result, schedule)
         self._record(network, result, continued=warm)
         # A later partial_fit starts its own stream (seeds, Adam state) from this model.
         self._random_state = self._adam_state = None
@@ -109,21 +113,21 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         if getattr(self, "_random_state", None) is None:
             self._random_state = check_random_state(self.random_state)
         if first:
-            hidden_layer_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+            hidden_layer_sizes = _hidden_layer_sizes(self.hidden_layer_sizes, X.shape[0])
             generator = _cpu_generator(self._random_state)
             network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), generator)
         else:
             self._check_architecture("partial_fit")
             network = self.network_
-        # A chunk smaller than batch_size is one minibatch; min_updates does not apply.
+        # A chunk smaller than batch_size is one minibatch; the stopping rule does not apply.
         schedule = Schedule(
-            batch_size=min(self.batch_size, X.shape[0]), n_epochs=1, learning_rate=self.learning_rate
+            batch_size=min(self.batch_size, X.shape[0]), max_epochs=1, learning_rate=self.learning_rate
         )
         result = self._train_once(
             X_train, self._radius(X, X_train), schedule, self._random_state,
             network.to(X_train.device), SingleProcess(), adam_state=getattr(self, "_adam_state", None),
         )
-        self._check_result(result)
+        self._check_result(result, schedule)
         if result.adam_state is not None:
             self._adam_state = result.adam_state
         self._record(network, result, continued=not first)
@@ -133,8 +137,13 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _check_architecture(self, method):
         """The fitted network must match the parameters that shape it before training goes on."""
         fitted = self.network_.architecture
+        if isinstance(self.hidden_layer_sizes, str):
+            # "auto" sized the network from the first fit's data: it has no size of its own.
+            expected_sizes = tuple(fitted["hidden_layer_sizes"])
+        else:
+            expected_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
         expected = {
-            "hidden_layer_sizes": _check_hidden_layer_sizes(self.hidden_layer_sizes),
+            "hidden_layer_sizes": expected_sizes,
             self._n_outputs_param: self._n_outputs(),
         }
         actual = {
@@ -183,7 +192,9 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         minibatch loss, whose SAT part grows as a network sharpens.
         """
         best = None
-        for _ in range(self.n_init):
+        for init in range(self.n_init):
+            if self.verbose:
+                print(f"{type(self).__name__}: initialisation {init + 1}/{self.n_init}", flush=True)
             network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), _cpu_generator(rng))
             network = network.to(X_train.device)
             result = self._train_once(X_train, radius, schedule, rng, network, parallel)
@@ -257,7 +268,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         return build_augmentations(self.augmentation, xi=self.xi)
 
     def _schedule(self, n_samples):
-        """Minibatch schedule; small data gets extra passes per epoch to reach min_updates."""
+        """Minibatch schedule: ``max_iter`` epochs at most, stopping on ``tol``/``n_iter_no_change``."""
         batch_size = self.batch_size
         if batch_size > n_samples:
             warnings.warn(
@@ -265,16 +276,26 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
             )
             batch_size = n_samples
-        updates_per_pass = n_samples // batch_size
-        passes = max(1, math.ceil(self.min_updates / (self.max_iter * updates_per_pass)))
+        passes = 1
+        if self.min_updates != "deprecated":
+            warnings.warn(
+                "min_updates was deprecated in 0.1 and will be removed in 0.3. max_iter is now a "
+                "hard cap on the number of epochs and training stops when it has converged (tol, "
+                "n_iter_no_change); raise max_iter for more updates on small data.",
+                FutureWarning,
+            )
+            updates_per_pass = n_samples // batch_size
+            passes = max(1, math.ceil(self.min_updates / (self.max_iter * updates_per_pass)))
         return Schedule(
             batch_size=batch_size,
-            n_epochs=self.max_iter,
+            max_epochs=self.max_iter,
             passes_per_epoch=passes,
             learning_rate=self.learning_rate,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
         )
 
-    def _check_result(self, result):
+    def _check_result(self, result, schedule):
         name = type(self).__name__
         if result.stop_reason == "diverged" and not result.loss_curve:
             raise ValueError(
@@ -288,6 +309,14 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 "or scale the features of X.",
                 ConvergenceWarning,
             )
+        elif result.stop_reason == "max_epochs" and schedule.tol is not None:
+            warnings.warn(
+                f"{name} reached max_iter={schedule.max_epochs} epochs before converging: "
+                f"{result.changed_curve[-1]:.2%} of the assignments changed in the last epoch "
+                f"(tol={schedule.tol}, n_iter_no_change={schedule.n_iter_no_change}). Increase "
+                "max_iter, or raise tol.",
+                ConvergenceWarning,
+            )
         elif result.stop_reason == "interrupted":
             warnings.warn(
                 f"{name}.fit was interrupted; keeping the model of the last completed epoch "
@@ -295,9 +324,13 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
             )
 
-    def _print_epoch(self, epoch, loss, parts, seconds):
+    def _print_epoch(self, epoch, loss, parts, changed, seconds):
         detail = "  ".join(f"{name}={value:.4f}" for name, value in parts.items())
-        print(f"epoch {epoch:3d}/{self.max_iter}  loss={loss:.4f}  {detail}  {seconds:.1f}s", flush=True)
+        print(
+            f"epoch {epoch:3d}/{self.max_iter}  loss={loss:.4f}  {detail}  "
+            f"changed={changed:.2%}  {seconds:.1f}s",
+            flush=True,
+        )
 
     def _outputs(self, X):
         """Validated X -> network outputs (probabilities), computed in row batches."""
@@ -360,6 +393,22 @@ def _load_network(payload, name):
     network = empty_network(**payload["architecture"])
     network.load_state_dict(payload["tensors"])
     return network.eval()
+
+
+# hidden_layer_sizes="auto": the paper's 1200-1200 network from this many
+# training samples up, narrower below, where it costs more than it helps.
+_AUTO_FULL_WIDTH_SAMPLES = 24_000
+_AUTO_MAX_WIDTH = 1200
+_AUTO_MIN_WIDTH = 128
+
+
+def _hidden_layer_sizes(hidden_layer_sizes, n_samples):
+    """The hidden widths a fit on ``n_samples`` rows uses."""
+    if isinstance(hidden_layer_sizes, str) and hidden_layer_sizes == "auto":
+        width = _AUTO_MAX_WIDTH * min(n_samples, _AUTO_FULL_WIDTH_SAMPLES) // _AUTO_FULL_WIDTH_SAMPLES
+        width = max(_AUTO_MIN_WIDTH, width)
+        return (width, width)
+    return _check_hidden_layer_sizes(hidden_layer_sizes)
 
 
 def _check_hidden_layer_sizes(hidden_layer_sizes):

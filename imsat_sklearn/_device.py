@@ -17,8 +17,8 @@ from ._torch.data import DeviceRows, HostRows, SparseRows
 
 # Rows per forward pass at prediction time: bounds memory at about
 # _PREDICT_ROWS x widest hidden layer floats, whatever the size of X. Wide
-# input gets fewer rows, so that one densified float64 batch of it stays
-# under _PREDICT_ELEMENTS values (16 MiB).
+# input gets fewer rows, so that one densified float32 batch of it stays
+# under _PREDICT_ELEMENTS values (8 MiB).
 _PREDICT_ROWS = 8192
 _PREDICT_ELEMENTS = 1 << 21
 
@@ -152,19 +152,21 @@ def row_source(X, device):
 def batched_outputs(network, output, X, device):
     """Apply ``output(network(x))`` to ``X`` in row batches; returns a float32 numpy array.
 
-    ``X`` is a numpy array or a CSR matrix; a CSR matrix is densified one
-    batch of rows at a time. Inference runs in float64: a float32 matrix
-    product can round a row differently depending on where the row sits in
-    the batch (threads, edge kernels), and predictions must not depend on
-    the order of the samples, nor on the batch size.
+    ``X`` is a numpy array or a CSR matrix; only one batch of rows at a
+    time is converted to float32 (a CSR batch densified), so X is never
+    copied whole. Inference runs in float32 like training, in eval mode,
+    on a copy of the network so that the fitted one is left where it is.
     """
-    network = copy.deepcopy(network).to(device=device, dtype=torch.float64).eval()
+    network = copy.deepcopy(network).to(device=device, dtype=torch.float32).eval()
     step = max(1, min(_PREDICT_ROWS, _PREDICT_ELEMENTS // max(X.shape[1], 1)))
-    parts = []
+    out = None
     with torch.inference_mode():
         for start in range(0, X.shape[0], step):
             rows = X[start : start + step]
             rows = rows.toarray() if sp.issparse(rows) else rows
-            batch = torch.from_numpy(np.asarray(rows, dtype=np.float64))
-            parts.append(output(network(batch.to(device))).cpu().numpy().astype(np.float32))
-    return np.concatenate(parts)
+            batch = as_float32_tensor(rows, device)
+            values = output(network(batch)).cpu().numpy()
+            if out is None:
+                out = np.empty((X.shape[0], values.shape[1]), dtype=np.float32)
+            out[start : start + len(values)] = values
+    return out

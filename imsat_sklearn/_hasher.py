@@ -69,15 +69,26 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         Minibatch size (>= 1). Clipped to ``n_samples`` with a warning. The
         marginal and pairwise terms are estimated on each minibatch, so very
         small batches give noisy estimates of them.
-    max_iter : int, default=50
-        Number of epochs (>= 1). An epoch is one shuffled pass of full
-        minibatches, or several passes for small data (see ``min_updates``).
-    min_updates : int, default=2000
-        Minimum total number of parameter updates (>= 0). When
-        ``max_iter * (n_samples // batch_size)`` is smaller, each epoch makes
-        ``ceil(min_updates / (max_iter * (n_samples // batch_size)))`` passes.
-        The paper's MNIST schedule (about 14,000 updates) is unaffected. 0
-        gives exactly ``max_iter`` passes.
+    max_iter : int, default=200
+        Maximum number of epochs (>= 1), a hard cap. An epoch is one
+        shuffled pass of full minibatches (``n_samples // batch_size``
+        updates). Training usually stops earlier, see ``tol``.
+    tol : float or None, default=0.01
+        Stopping tolerance in [0, 1]. After every epoch, the fraction of the
+        code bits of the samples visited that changed since their previous
+        visit (bit = sign of the network's output in that epoch's pass) is
+        compared with ``tol``; once it is at most ``tol`` for
+        ``n_iter_no_change`` epochs in a row, training has converged and
+        stops. The test costs nothing. ``None`` always runs ``max_iter``
+        epochs (the paper's fixed schedule).
+    n_iter_no_change : int, default=10
+        Number of consecutive epochs (>= 1) within ``tol`` that count as
+        converged.
+    min_updates : int, default="deprecated"
+        Deprecated in 0.1, removed in 0.3: ``max_iter`` is now a hard cap
+        and training stops on ``tol``. When set, each epoch makes
+        ``ceil(min_updates / (max_iter * (n_samples // batch_size)))``
+        passes, as before, with a FutureWarning.
     learning_rate : float, default=0.002
         Adam step size (> 0).
     device : str, default='auto'
@@ -106,7 +117,9 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     Attributes
     ----------
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run: fewer than ``max_iter`` when training
+        converged (see ``tol``). A ConvergenceWarning says when ``max_iter``
+        came first.
     loss_curve_ : list of float
         Mean minibatch loss of each epoch.
     loss_parts_ : dict of str -> ndarray of shape (`n_iter_`,)
@@ -156,7 +169,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     >>> from imsat_sklearn import IMSATHasher
     >>> X, _ = load_digits(return_X_y=True)
     >>> model = IMSATHasher(n_bits=8, hidden_layer_sizes=(100,), max_iter=5,
-    ...                     min_updates=0, random_state=0).fit(X / 16)
+    ...                     random_state=0).fit(X / 16)
     >>> codes = model.transform(X / 16)
     >>> codes.shape, codes.dtype
     ((1797, 8), dtype('uint8'))
@@ -179,8 +192,10 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         n_neighbors=10,
         eps_scale=0.25,
         batch_size=250,
-        max_iter=50,
-        min_updates=2000,
+        max_iter=200,
+        tol=0.01,
+        n_iter_no_change=10,
+        min_updates="deprecated",
         learning_rate=0.002,
         device="auto",
         n_init=1,
@@ -198,6 +213,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         self.eps_scale = eps_scale
         self.batch_size = batch_size
         self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.min_updates = min_updates
         self.learning_rate = learning_rate
         self.device = device
@@ -258,7 +275,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         ``random_state``; later calls continue the network, the Adam state
         and the random stream, also after pickling. Each call adds one entry
         to ``loss_curve_`` and ``loss_parts_`` and one to ``n_iter_``.
-        ``max_iter``, ``min_updates``, ``n_init`` and ``warm_start`` do not
+        ``max_iter``, ``tol``, ``n_iter_no_change``, ``n_init`` and ``warm_start`` do not
         apply; ``fit`` starts over.
 
         The perturbation radius comes from the chunk: with ``eps=None`` each

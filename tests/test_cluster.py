@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -9,15 +10,16 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from imsat_sklearn import IMSATClusterer
+from imsat_sklearn._base import _hidden_layer_sizes
 from imsat_sklearn.metrics import clustering_accuracy
 
-FAST = dict(hidden_layer_sizes=(32,), max_iter=5, min_updates=200, batch_size=50, n_init=1)
+FAST = dict(hidden_layer_sizes=(32,), max_iter=35, tol=None, batch_size=50, n_init=1)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +37,9 @@ def test_fit_recovers_blobs_and_sets_attributes(blobs, fitted):
     X, y = blobs
     assert clustering_accuracy(y, fitted.labels_) >= 0.99
     assert fitted.labels_.dtype == np.int64 and fitted.labels_.shape == (300,)
-    assert fitted.n_iter_ == 5 and len(fitted.loss_curve_) == 5
+    assert fitted.n_iter_ == 35 and len(fitted.loss_curve_) == 35
     assert set(fitted.loss_parts_) == {"R_SAT", "H(Y|X)", "H(Y)"}
-    assert all(len(v) == 5 for v in fitted.loss_parts_.values())
+    assert all(len(v) == 35 for v in fitted.loss_parts_.values())
     assert fitted.n_features_in_ == 2
 
 
@@ -132,18 +134,6 @@ def test_float64_and_int_inputs_are_accepted(blobs):
     assert IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(Xint).labels_.shape == (300,)
 
 
-def test_verbose_prints_one_line_per_epoch(blobs, capsys):
-    IMSATClusterer(n_clusters=3, random_state=0, verbose=1, **FAST).fit(blobs[0])
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5
-    assert lines[0].startswith("epoch   1/5") and "R_SAT=" in lines[0] and lines[0].endswith("s")
-
-
-def test_silent_by_default(blobs, capsys):
-    IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(blobs[0])
-    assert capsys.readouterr().out == ""
-
-
 def test_fixed_eps_and_rpt_fit(blobs):
     model = IMSATClusterer(n_clusters=3, eps=0.5, augmentation="rpt", random_state=0, **FAST)
     assert clustering_accuracy(blobs[1], model.fit(blobs[0]).labels_) >= 0.99
@@ -156,13 +146,64 @@ def test_linear_model(blobs):
     assert clustering_accuracy(blobs[1], model.labels_) > 0.95
 
 
-def test_small_data_schedule_reaches_min_updates(blobs):
-    model = IMSATClusterer(n_clusters=3, batch_size=100, max_iter=4, min_updates=30, hidden_layer_sizes=(8,))
-    schedule = model._schedule(300)
+def test_fit_on_separated_blobs_stops_on_convergence(blobs):
+    model = IMSATClusterer(n_clusters=3, hidden_layer_sizes=(32,), batch_size=50, n_init=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(blobs[0])
+    assert model.n_iter_ < model.max_iter
+    assert len(model.loss_curve_) == model.n_iter_
+    assert clustering_accuracy(blobs[1], model.labels_) > 0.95
+
+
+def test_max_iter_is_a_hard_cap_with_a_convergence_warning(blobs):
+    model = IMSATClusterer(n_clusters=3, max_iter=2, n_init=2, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"max_iter=2 epochs before converging"):
+        model.fit(blobs[0])
+    assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
+
+
+def test_tol_none_runs_every_epoch_without_warning(blobs):
+    model = IMSATClusterer(n_clusters=3, hidden_layer_sizes=(8,), max_iter=3, tol=None, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.fit(blobs[0])
+    assert model.n_iter_ == 3
+
+
+def test_min_updates_is_deprecated_but_still_adds_passes(blobs):
+    model = IMSATClusterer(n_clusters=3, batch_size=100, max_iter=4, min_updates=30)
+    with pytest.warns(FutureWarning, match="min_updates was deprecated"):
+        schedule = model._schedule(300)
     # 3 updates per pass, 4 epochs: ceil(30 / 12) = 3 passes per epoch.
-    assert schedule.passes_per_epoch == 3
-    assert IMSATClusterer(min_updates=0)._schedule(70000).passes_per_epoch == 1
-    assert IMSATClusterer()._schedule(70000).passes_per_epoch == 1
+    assert schedule.passes_per_epoch == 3 and schedule.max_epochs == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        assert IMSATClusterer()._schedule(70000).passes_per_epoch == 1
+
+
+@pytest.mark.parametrize(
+    "n_samples, width", [(300, 128), (1797, 128), (10000, 500), (24000, 1200), (70000, 1200)]
+)
+def test_auto_hidden_layer_sizes_follow_the_number_of_samples(n_samples, width):
+    assert _hidden_layer_sizes("auto", n_samples) == (width, width)
+    assert _hidden_layer_sizes((7, 5), n_samples) == (7, 5)
+
+
+def test_verbose_prints_the_init_and_one_line_per_epoch(blobs, capsys):
+    IMSATClusterer(n_clusters=3, max_iter=2, n_init=2, verbose=1, random_state=0, **{
+        k: v for k, v in FAST.items() if k not in ("max_iter", "n_init")
+    }).set_params(tol=None).fit(blobs[0])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "IMSATClusterer: initialisation 1/2"
+    assert lines[3] == "IMSATClusterer: initialisation 2/2"
+    assert lines[1].startswith("epoch   1/2  loss=") and "changed=nan%" in lines[1]
+    assert "R_SAT=" in lines[2] and "changed=" in lines[2] and lines[2].endswith("s")
+
+
+def test_silent_when_not_verbose(blobs, capsys):
+    IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(blobs[0])
+    assert capsys.readouterr().out == ""
 
 
 def test_device_cuda_without_gpu_is_a_clear_error(blobs):

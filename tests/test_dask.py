@@ -17,7 +17,7 @@ def test_grid_search_on_a_dask_cluster_selects_the_same_parameters():
     X, _ = make_blobs(n_samples=240, centers=3, n_features=4, random_state=0)
     X = X.astype(np.float32)
     model = IMSATClusterer(
-        n_clusters=3, hidden_layer_sizes=(16,), max_iter=3, min_updates=30, batch_size=60,
+        n_clusters=3, hidden_layer_sizes=(16,), max_iter=15, tol=None, batch_size=60,
         n_init=1, device="cpu", random_state=0,
     )
     search = GridSearchCV(model, {"mu": [0.5, 4.0], "eps_scale": [0.05, 1.0]}, cv=2, n_jobs=-1)

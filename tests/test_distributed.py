@@ -43,7 +43,7 @@ def _one_update(parallel, objective, X, radius):
     index = parallel.local_rows(torch.arange(BATCH))
     forward = partial(network, update_stats=False)
     with parallel.synchronized(network, objective, augmentations, generator):
-        loss, parts = _loss(network, forward, objective, augmentations, X[index], radius[index], 0.5, generator)
+        loss, parts, _ = _loss(network, forward, objective, augmentations, X[index], radius[index], 0.5, generator)
         loss.backward()
     parallel.reduce_gradients(network.parameters())
     values = torch.stack([loss.detach(), *(v.detach() for v in parts.values())])
@@ -80,7 +80,7 @@ def _worker(rank, init_file, out_dir):
         except ValueError as error:
             result["odd_batch_error"] = str(error)
         unseeded = IMSATHasher(
-            n_bits=3, hidden_layer_sizes=(8,), batch_size=16, max_iter=2, min_updates=0, device="cpu"
+            n_bits=3, hidden_layer_sizes=(8,), batch_size=16, max_iter=2, device="cpu"
         )
         fit_distributed(unseeded, X.numpy())
         result["unseeded"] = (unseeded.random_state, torch.from_numpy(unseeded.predict_proba(X.numpy())))
@@ -142,7 +142,7 @@ def test_fit_distributed_rejects_other_estimators():
 
 # ---- whole fits launched by torchrun -----------------------------------------------------
 
-SMALL = dict(hidden_layer_sizes=(32,), min_updates=0, random_state=0, device="cpu")
+SMALL = dict(hidden_layer_sizes=(32,), random_state=0, device="cpu")
 
 
 @pytest.fixture(scope="module")

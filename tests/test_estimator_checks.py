@@ -11,7 +11,7 @@ from imsat_sklearn.augment import GaussianNoise
 # default instances are checked too, with their full default schedules, as
 # exhaustive tests (each check's fits run 2,000 updates of a 1200-1200 or 400-400
 # network).
-FAST = dict(hidden_layer_sizes=(32,), max_iter=3, min_updates=30, n_init=1, random_state=0)
+FAST = dict(hidden_layer_sizes=(32,), max_iter=30, n_init=1, random_state=0)
 
 # No expected failures: every check must pass.
 EXPECTED_FAILED_CHECKS = {}

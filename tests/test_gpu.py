@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
 ]
 
-FAST = dict(n_clusters=3, hidden_layer_sizes=(32,), max_iter=3, min_updates=60, batch_size=50, n_init=1, random_state=0)
+FAST = dict(n_clusters=3, hidden_layer_sizes=(32,), max_iter=20, tol=None, batch_size=50, n_init=1, random_state=0)
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ def _same_network(a, b):
 )
 def test_first_call_is_one_epoch_of_fit(make, blobs):
     streamed = make().partial_fit(blobs)
-    fitted = make().set_params(max_iter=1, min_updates=0, n_init=1).fit(blobs)
+    fitted = make().set_params(max_iter=1, n_init=1).fit(blobs)
     assert _same_network(streamed, fitted)
     assert streamed.loss_curve_ == fitted.loss_curve_ and streamed.n_iter_ == 1
 
@@ -64,7 +64,7 @@ def test_chunk_smaller_than_batch_size_is_one_minibatch(blobs):
 
 
 def test_fit_starts_a_new_stream(blobs):
-    model = IMSATClusterer(n_clusters=3, **SMALL, max_iter=2, min_updates=0, n_init=1)
+    model = IMSATClusterer(n_clusters=3, **SMALL, max_iter=2, n_init=1)
     model.partial_fit(blobs).partial_fit(blobs)
     model.fit(blobs)
     assert model.n_iter_ == 2 and model._adam_state is None
@@ -130,7 +130,7 @@ def test_chunks_of_digits_reach_the_accuracy_of_fit():
         for _ in range(40):
             for chunk in np.array_split(order.permutation(len(X)), 4):
                 streamed.partial_fit(X[chunk])
-        fitted = IMSATClusterer(max_iter=40, min_updates=0, **params).fit(X)
+        fitted = IMSATClusterer(max_iter=40, **params).fit(X)
         streamed_acc.append(clustering_accuracy(y, streamed.predict(X)))
         fitted_acc.append(clustering_accuracy(y, fitted.predict(X)))
     assert np.mean(streamed_acc) > np.mean(fitted_acc) - 0.03

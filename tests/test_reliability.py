@@ -15,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 from imsat_sklearn import IMSATClusterer, IMSATHasher
 from imsat_sklearn._torch import objectives
 
-FAST = dict(hidden_layer_sizes=(16,), max_iter=2, min_updates=10, batch_size=50, n_init=1, random_state=0)
+FAST = dict(hidden_layer_sizes=(16,), max_iter=2, tol=None, batch_size=50, n_init=1, random_state=0)
 
 
 def clusterer(**params):
@@ -290,11 +290,11 @@ def test_keyboard_interrupt_keeps_last_completed_epoch(make, X, monkeypatch):
 
     monkeypatch.setattr(cls, "information_loss", interrupt_in_third_epoch)
     with pytest.warns(UserWarning, match="interrupted; keeping the model of the last completed epoch"):
-        model = make(max_iter=5, min_updates=0, n_init=3).fit(X)
+        model = make(max_iter=5, n_init=3).fit(X)
     assert model.n_iter_ == 2 and len(model.loss_curve_) == 2
     assert np.isfinite(model.predict_proba(X)).all()
     monkeypatch.setattr(cls, "information_loss", original)
-    fresh = make(max_iter=5, min_updates=0).fit(X)
+    fresh = make(max_iter=5).fit(X)
     assert fresh.n_iter_ == 5
 
 

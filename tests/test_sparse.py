@@ -29,7 +29,7 @@ from imsat_sklearn.datasets import load_20newsgroups_tfidf
 from imsat_sklearn.distributed import fit_distributed
 from imsat_sklearn.metrics import clustering_accuracy
 
-FAST = dict(hidden_layer_sizes=(32,), max_iter=2, min_updates=20, batch_size=40, n_init=1, device="cpu", random_state=0)
+FAST = dict(hidden_layer_sizes=(32,), max_iter=2, tol=None, batch_size=40, n_init=1, device="cpu", random_state=0)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def _int64_indices(X):
 @pytest.mark.filterwarnings("ignore::scipy.sparse.SparseEfficiencyWarning")  # DIA of a dense-ish matrix
 def test_every_sparse_format_fits_as_csr(convert, digits):
     X = sp.csr_matrix(digits[:120])
-    params = dict(max_iter=1, min_updates=6)
+    params = dict(max_iter=1)
     expected = _clusterer(**params).fit(X)
     model = _clusterer(**params).fit(convert(X))
     assert model.loss_curve_ == expected.loss_curve_
@@ -187,7 +187,7 @@ _WIDE_FIT = textwrap.dedent(
         values = rng.rand(n * per_row).astype(np.float32)
         return sp.csr_matrix((values, columns.ravel(), np.arange(0, n * per_row + 1, per_row)), (n, d))
 
-    params = dict(n_clusters=3, hidden_layer_sizes=(8,), batch_size=50, max_iter=1, min_updates=0,
+    params = dict(n_clusters=3, hidden_layer_sizes=(8,), batch_size=50, max_iter=1,
                   n_init=1, device="cpu", random_state=0)
     IMSATClusterer(**params).fit(csr(200, 100))  # lazy imports and first-call allocations
     X = csr(4000, 30_000)  # dense float32: 480 MB
@@ -219,7 +219,7 @@ def _distributed_worker(rank, init_file, out_dir, X):
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
     try:
-        model = fit_distributed(_clusterer(max_iter=3, min_updates=0), X)
+        model = fit_distributed(_clusterer(max_iter=3), X)
         torch.save({"loss_curve": model.loss_curve_, "labels": model.labels_}, os.path.join(out_dir, f"rank{rank}.pt"))
         dist.barrier()
     finally:
@@ -232,7 +232,7 @@ def test_fit_distributed_takes_sparse_X(digits, tmp_path):
     X = sp.csr_matrix(digits)
     mp.spawn(_distributed_worker, args=(str(tmp_path / "init"), str(tmp_path), X), nprocs=2)
     results = [torch.load(tmp_path / f"rank{rank}.pt", weights_only=False) for rank in range(2)]
-    single = _clusterer(max_iter=3, min_updates=0).fit(X)
+    single = _clusterer(max_iter=3).fit(X)
     for result in results:
         np.testing.assert_allclose(result["loss_curve"], single.loss_curve_, rtol=1e-5)
     np.testing.assert_array_equal(results[0]["labels"], results[1]["labels"])
@@ -254,7 +254,7 @@ def test_imsat_beats_kmeans_on_a_20newsgroups_subset(data_home):
     assert sp.issparse(X) and X.shape == (2328, 2000)
     kmeans = KMeans(n_clusters=4, n_init=10, random_state=0).fit(X)
     imsat = IMSATClusterer(
-        n_clusters=4, hidden_layer_sizes=(256,), batch_size=100, max_iter=5, min_updates=200,
+        n_clusters=4, hidden_layer_sizes=(256,), batch_size=100, max_iter=5,
         n_init=3, device="cpu", random_state=0,
     ).fit(X)
     kmeans_acc, imsat_acc = clustering_accuracy(y, kmeans.labels_), clustering_accuracy(y, imsat.labels_)

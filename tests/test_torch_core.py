@@ -124,7 +124,7 @@ def _train_blobs(n_epochs=30):
         X,
         torch.full((X.shape[0],), 0.5),
         lam=0.1,
-        schedule=Schedule(batch_size=40, n_epochs=n_epochs, passes_per_epoch=5),
+        schedule=Schedule(batch_size=40, max_epochs=n_epochs, passes_per_epoch=5),
         generator=torch.Generator().manual_seed(0),
     )
     return network, result
@@ -133,7 +133,7 @@ def _train_blobs(n_epochs=30):
 def test_training_separates_blobs_and_reports_each_epoch():
     X, y = _blobs()
     network, result = _train_blobs()
-    assert result.stop_reason == "completed"
+    assert result.stop_reason == "max_epochs"
     assert result.n_epochs == 30 and set(result.loss_parts) == {"R_SAT", "H(Y|X)", "H(Y)"}
     assert result.loss_curve[-1] < result.loss_curve[0]
     labels = network(X).argmax(1)
@@ -167,7 +167,7 @@ def test_divergence_stops_and_restores_the_last_finite_epoch():
 
     result = train(
         network, ClusteringObjective(mu=4.0), [PoisonAfterTwoEpochs(xi=1.0)], X, torch.full((120,), 0.5),
-        lam=0.1, schedule=Schedule(batch_size=40, n_epochs=5), generator=torch.Generator().manual_seed(0),
+        lam=0.1, schedule=Schedule(batch_size=40, max_epochs=5), generator=torch.Generator().manual_seed(0),
         on_epoch=on_epoch,
     )
     assert result.stop_reason == "diverged" and result.n_epochs == 2
@@ -186,7 +186,7 @@ def test_keyboard_interrupt_keeps_last_completed_epoch():
 
     result = train(
         network, ClusteringObjective(mu=4.0), [VAT(xi=1.0)], X, torch.full((120,), 0.5),
-        lam=0.1, schedule=Schedule(batch_size=40, n_epochs=10), generator=torch.Generator().manual_seed(0),
+        lam=0.1, schedule=Schedule(batch_size=40, max_epochs=10), generator=torch.Generator().manual_seed(0),
         on_epoch=on_epoch,
     )
     assert result.stop_reason == "interrupted" and result.n_epochs == 3

@@ -86,6 +86,11 @@ class ClusteringObjective:
     def output(logits):
         return F.softmax(logits, dim=1)
 
+    @staticmethod
+    def assign(logits):
+        """The cluster of each row (int64), whose changes the stopping rule counts."""
+        return logits.argmax(1)
+
 
 class HashingObjective:
     """Independent Bernoulli bits: minimise H(Y|X) - sum_m H(Y_m) + sum_{m!=l} I(Y_m;Y_l).
@@ -123,6 +128,11 @@ class HashingObjective:
     @staticmethod
     def output(logits):
         return torch.sigmoid(logits)
+
+    @staticmethod
+    def assign(logits):
+        """The code bits of each row (int8 0/1), whose changes the stopping rule counts."""
+        return (logits > 0).to(torch.int8)
 
 
 def pairwise_mutual_information(p, reduce_mean=_local_mean):

@@ -4,6 +4,12 @@ Per minibatch: a clean forward pass (updating BatchNorm statistics), the SAT
 penalty of every augmentation against the detached clean outputs, the
 task's information term, one Adam step. Losses are accumulated on the device
 and read once per epoch, so a GPU is never made to wait inside an epoch.
+
+Training stops at ``max_epochs``, or earlier once the assignments (cluster
+labels, code bits) that the clean passes give the samples stop changing:
+the fraction that changed since each sample's previous visit stays at or
+below ``tol`` for ``n_iter_no_change`` epochs in a row. That test costs
+nothing extra: the clean pass computes the outputs anyway.
 Minibatches come from a row source (see ``data``): device-resident dense
 rows, host-resident rows copied per minibatch, or CSR rows densified per
 minibatch.
@@ -25,8 +31,13 @@ class TrainResult:
 
     loss_curve: list = field(default_factory=list)
     loss_parts: dict = field(default_factory=dict)
-    stop_reason: str = "completed"  # "completed", "diverged" or "interrupted"
-    # Adam's per-parameter state at the end of a completed run, to continue from.
+    # Per epoch, the fraction of assignments that changed since the previous
+    # visit of their sample (NaN in the first epoch: nothing to compare).
+    changed_curve: list = field(default_factory=list)
+    # "converged", "max_epochs", "diverged" or "interrupted".
+    stop_reason: str = "max_epochs"
+    n_updates: int = 0
+    # Adam's per-parameter state at the end of a run that was not cut short, to continue from.
     adam_state: dict = None
 
     @property
@@ -34,14 +45,20 @@ class TrainResult:
         return len(self.loss_curve)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Schedule:
-    """How many updates to run: epochs of full, shuffled passes over the data."""
+    """How many updates to run: epochs of full, shuffled passes over the data.
+
+    ``tol`` and ``n_iter_no_change`` are the stopping rule (see the module
+    docstring); ``tol=None`` runs all ``max_epochs``.
+    """
 
     batch_size: int
-    n_epochs: int
+    max_epochs: int
     passes_per_epoch: int = 1
     learning_rate: float = 0.002
+    tol: float = None
+    n_iter_no_change: int = 10
 
 
 def train(
@@ -69,10 +86,12 @@ def train(
     BatchNorm never sees a minibatch smaller than ``batch_size``. The
     permutations, hence the results, do not depend on the kind of row source.
 
-    Training stops early, keeping the network of the last completed epoch,
-    when an epoch's loss is not finite ("diverged") or on KeyboardInterrupt
-    ("interrupted"). ``on_epoch(epoch, loss, parts, seconds)`` is called after
-    every completed epoch.
+    Training runs ``schedule.max_epochs`` epochs or stops when the
+    assignments converged ("converged", see the module docstring). It stops
+    early, keeping the network of the last completed epoch, when an epoch's
+    loss is not finite ("diverged") or on KeyboardInterrupt ("interrupted").
+    ``on_epoch(epoch, loss, parts, changed, seconds)`` is called after every
+    completed epoch, ``changed`` being the fraction of changed assignments.
 
     ``parallel`` (default: a :class:`~._torch.distributed.SingleProcess`)
     splits every minibatch over processes; epoch losses are then those of the
@@ -81,9 +100,48 @@ def train(
     """
     parallel = SingleProcess() if parallel is None else parallel
     X = as_row_source(X)
+    optimizer = _adam(network, schedule.learning_rate, X.device, adam_state)
+    forward = partial(network, update_stats=False)
+    result = TrainResult()
+    snapshot = _snapshot(network)
+    assignments = _Assignments(objective, len(X), X.device)
+    quiet_epochs = 0
+    network.train()
+    started = time.perf_counter()
+    with parallel.synchronized(network, objective, augmentations, generator):
+        try:
+            for epoch in range(1, schedule.max_epochs + 1):
+                totals, names, n_steps = _run_epoch(
+                    network, forward, optimizer, objective, augmentations, X, radius, lam, schedule,
+                    generator, parallel, assignments,
+                )
+                values = (parallel.average(totals) / n_steps).tolist()
+                changed = assignments.changed_fraction(parallel)
+                if not all(map(_finite, values)):
+                    result.stop_reason = "diverged"
+                    break
+                snapshot = _snapshot(network)
+                result.n_updates += n_steps
+                _record(result, names, values, changed)
+                if on_epoch is not None:
+                    parts = dict(zip(names[1:], values[1:]))
+                    on_epoch(epoch, values[0], parts, changed, time.perf_counter() - started)
+                quiet_epochs = quiet_epochs + 1 if _within(changed, schedule.tol) else 0
+                if quiet_epochs >= schedule.n_iter_no_change:
+                    result.stop_reason = "converged"
+                    break
+        except KeyboardInterrupt:
+            result.stop_reason = "interrupted"
+    network.load_state_dict(snapshot)
+    network.eval()
+    if result.stop_reason in ("converged", "max_epochs"):
+        result.adam_state = optimizer.state_dict()["state"]
+    return result
+
+
+def _adam(network, learning_rate, device, adam_state):
     # The fused kernel does the whole Adam step in one launch on CUDA.
-    fused = X.device.type == "cuda"
-    optimizer = torch.optim.Adam(network.parameters(), lr=schedule.learning_rate, fused=fused)
+    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate, fused=device.type == "cuda")
     if adam_state is not None:
         # Only the moments carry over; learning rate and kernel are this run's.
         groups = optimizer.state_dict()["param_groups"]
@@ -91,41 +149,48 @@ def train(
         # survive a run that diverges or is interrupted.
         state = {index: _clone(moments) for index, moments in adam_state.items()}
         optimizer.load_state_dict({"state": state, "param_groups": groups})
-    forward = partial(network, update_stats=False)
-    result = TrainResult()
-    snapshot = _snapshot(network)
-    network.train()
-    started = time.perf_counter()
-    with parallel.synchronized(network, objective, augmentations, generator):
-        try:
-            for epoch in range(1, schedule.n_epochs + 1):
-                totals, names = _run_epoch(
-                    network, forward, optimizer, objective, augmentations, X, radius, lam, schedule,
-                    generator, parallel,
-                )
-                totals = parallel.average(totals)
-                values = (totals / (schedule.passes_per_epoch * (len(X) // schedule.batch_size))).tolist()
-                if not all(map(_finite, values)):
-                    result.stop_reason = "diverged"
-                    break
-                snapshot = _snapshot(network)
-                _record(result, names, values)
-                if on_epoch is not None:
-                    on_epoch(epoch, values[0], dict(zip(names[1:], values[1:])), time.perf_counter() - started)
-        except KeyboardInterrupt:
-            result.stop_reason = "interrupted"
-    network.load_state_dict(snapshot)
-    network.eval()
-    if result.stop_reason == "completed":
-        result.adam_state = optimizer.state_dict()["state"]
-    return result
+    return optimizer
+
+
+class _Assignments:
+    """The latest assignment of every sample, and how many changed this epoch.
+
+    Counts stay on the device and are read once per epoch. Samples not yet
+    visited hold -1 and are not compared.
+    """
+
+    def __init__(self, objective, n_samples, device):
+        self.assign = objective.assign
+        self.latest = None
+        self.n_samples = n_samples
+        self.device = device
+        self.counts = torch.zeros(2, device=device)
+
+    def update(self, index, logits):
+        new = self.assign(logits.detach())
+        if self.latest is None:
+            self.latest = torch.full((self.n_samples, *new.shape[1:]), -1, dtype=new.dtype, device=self.device)
+        old = self.latest[index]
+        known = old >= 0
+        self.counts += torch.stack([((new != old) & known).sum(), known.sum()]).to(self.counts.dtype)
+        self.latest[index] = new
+
+    def changed_fraction(self, parallel):
+        changed, compared = parallel.average(self.counts).tolist()
+        self.counts.zero_()
+        return changed / compared if compared else float("nan")
+
+
+def _within(changed, tol):
+    return tol is not None and changed == changed and changed <= tol
 
 
 def _run_epoch(
-    network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator, parallel
+    network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator,
+    parallel, assignments,
 ):
     n, batch_size = len(X), schedule.batch_size
-    totals = None
+    totals, n_steps = None, 0
     for _ in range(schedule.passes_per_epoch):
         permutation = torch.randperm(n, generator=generator, device=X.device)
         # The same permutation where the row source gathers (a host copy for host rows).
@@ -133,14 +198,18 @@ def _run_epoch(
         for start in range(0, n - batch_size + 1, batch_size):
             index = parallel.local_rows(permutation[start : start + batch_size])
             x = X.rows(parallel.local_rows(order[start : start + batch_size]))
-            loss, parts = _loss(network, forward, objective, augmentations, x, radius[index], lam, generator)
+            loss, parts, logits = _loss(
+                network, forward, objective, augmentations, x, radius[index], lam, generator
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             parallel.reduce_gradients(network.parameters())
             optimizer.step()
+            assignments.update(index, logits)
             step = torch.stack([loss.detach(), *(v.detach() for v in parts.values())])
             totals = step if totals is None else totals + step
-    return totals, ["loss", *parts]
+            n_steps += 1
+    return totals, ["loss", *parts], n_steps
 
 
 def _loss(network, forward, objective, augmentations, x, radius, lam, generator):
@@ -150,15 +219,16 @@ def _loss(network, forward, objective, augmentations, x, radius, lam, generator)
         aug(forward, x, target, radius, objective.sat_divergence, generator) for aug in augmentations
     )
     information, parts = objective.information_loss(logits)
-    return sat + lam * information, {"R_SAT": sat, **parts}
+    return sat + lam * information, {"R_SAT": sat, **parts}, target
 
 
 def _snapshot(network):
     return {name: value.detach().clone() for name, value in network.state_dict().items()}
 
 
-def _record(result, names, values):
+def _record(result, names, values, changed):
     result.loss_curve.append(values[0])
+    result.changed_curve.append(changed)
     for name, value in zip(names[1:], values[1:]):
         result.loss_parts.setdefault(name, []).append(value)
 
