@@ -8,6 +8,7 @@ always run.
 import gzip
 import os
 import sys
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -380,3 +381,55 @@ def test_cifar10_without_pillow(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)
     with pytest.raises(ImportError, match="pip install pillow"):
         load_cifar10(tmp_path)
+
+
+# --------------------------------------------------------------------------
+# DESCR templates: descr/*.rst inside the package, read when a loader runs
+# --------------------------------------------------------------------------
+
+DESCR_TEMPLATES = ["cifar10", "mnist", "omniglot", "reuters", "twenty_newsgroups", "usps"]
+
+
+def test_every_descr_template_is_shipped_and_used():
+    folder = resources.files("imsat_sklearn.datasets.descr")
+    shipped = sorted(entry.name[:-4] for entry in folder.iterdir() if entry.name.endswith(".rst"))
+    assert shipped == DESCR_TEMPLATES
+    sources = "".join(
+        (resources.files("imsat_sklearn.datasets") / module).read_text(encoding="utf-8")
+        for module in ["_mnist.py", "_usps.py", "_text.py", "_omniglot.py", "_cifar10.py"]
+    )
+    for name in DESCR_TEMPLATES:
+        assert f'"{name}"' in sources, f"no loader reads descr/{name}.rst"
+
+
+@pytest.mark.parametrize("name", DESCR_TEMPLATES)
+def test_descr_template_is_a_titled_rst_text(name):
+    text = (resources.files("imsat_sklearn.datasets.descr") / f"{name}.rst").read_text(encoding="utf-8")
+    title, underline, blank, *paragraphs = text.splitlines()
+    assert title and underline == "-" * len(title) and blank == ""
+    assert "Compared with the IMSAT paper" in text and text.rstrip().endswith("Reference: {ref}")
+
+
+def test_descr_is_read_from_the_template_at_run_time(fake_mnist, monkeypatch):
+    read = []
+
+    def fake_read(name):
+        read.append(name)
+        return "A title\n-\n\nSamples: {counts}.\n"
+
+    monkeypatch.setattr(datasets._base, "_read_descr", fake_read)
+    assert load_mnist(fake_mnist).DESCR == "A title\n-------\n\nSamples: 5 (3 train + 2 test).\n"
+    assert read == ["mnist"]
+
+
+def test_usps_descr_fills_every_field(tmp_path):
+    folder = tmp_path / "usps"
+    folder.mkdir()
+    sizes = {"train": 3, "test": 2}
+    arrays = {f"X_{split}": np.zeros((n, 256)) for split, n in sizes.items()}
+    arrays.update({f"y_{split}": np.arange(n) for split, n in sizes.items()})
+    np.savez(folder / "usps.npz", **arrays)
+    descr = load_usps(tmp_path).DESCR
+    assert descr.startswith("USPS handwritten digits\n-----------------------\n\n")
+    assert "5 (3 train + 2 test)" in descr and str(folder / "usps.npz") in descr
+    assert "{" not in descr and "arXiv:1702.08720" in descr
