@@ -3,9 +3,9 @@
 ``cluster`` fits :class:`IMSATClusterer` and scikit-learn's ``KMeans`` on a
 benchmark data set and prints their clustering accuracy, NMI, ARI and fit
 time side by side. The default data set (scikit-learn's bundled digits)
-needs no files, so the command runs on a fresh machine. ``reproduce`` runs
-the paper's clustering table on the benchmark data sets (the code of
-``benchmarks/reproduce_clustering.py``).
+needs no files, so the command runs on a fresh machine. The paper's
+clustering table is reproduced by ``benchmarks/reproduce_clustering.py``, a
+script of the repository rather than a command of the installed package.
 """
 
 import argparse
@@ -19,7 +19,6 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from . import _reproduce
 from ._cluster import IMSATClusterer
 from ._device import resolve_device
 from .datasets import DATA_HOME_ENV, load_mnist
@@ -45,8 +44,9 @@ examples:
     {prog} cluster --device cpu -v
   all 70,000 MNIST images, read from the files in DIR/mnist/:
     {prog} cluster --dataset mnist --data-home DIR
-  the paper's clustering table on USPS, three seeds per method:
-    {prog} reproduce --datasets usps --seeds 3"""
+  the paper's clustering table on USPS, three seeds per method (a script of
+  the repository, run from a clone; not a command of the package):
+    python benchmarks/reproduce_clustering.py --datasets usps --seeds 3"""
 
 CLUSTER_DESCRIPTION = """\
 Fit IMSATClusterer on a data set, fit K-means (scikit-learn's KMeans with
@@ -60,14 +60,6 @@ Options left unset (--max-iter, --n-init, --hidden-layer-sizes) take the
 estimator's own defaults, given in brackets. IMSAT with the default network is
 much faster on a GPU; on a CPU, a smaller network (--hidden-layer-sizes 256
 256) shortens the fit."""
-
-REPRODUCE_DESCRIPTION = """\
-Fit each method on each data set with random_state 0, 1, ... (see --seeds and
---first-seed), print a Markdown table of ACC and NMI in percent (mean and
-standard deviation over the seeds), mean fit time and the paper's figure
-(Hu et al. 2017, Table 2), and write every run to a JSON file (--out). Runs
-made separately are combined with --merge. The benchmark data sets are read
-from local files (nothing is downloaded); only digits needs none."""
 
 # Where the loaders look for each data set's files (see imsat_sklearn.datasets).
 DATA_LAYOUT = {
@@ -84,39 +76,6 @@ DATA_HOME_HELP = (
     f"folder holding one sub-folder per data set (mnist/, usps/, ...); "
     f"when unset, the {DATA_HOME_ENV} environment variable, else ~/imsat_sklearn_data"
 )
-
-# Help and metavar of the options that imsat_sklearn._reproduce defines.
-REPRODUCE_OPTIONS = {
-    "datasets": {
-        "metavar": "DATASET",
-        "help": "data sets to run, one or more of: {choices}; digits is scikit-learn's bundled "
-        "set, the others are read from local files under --data-home",
-    },
-    "methods": {
-        "metavar": "METHOD",
-        "help": "methods to fit, one or more of: {choices}; kmeans is scikit-learn's KMeans "
-        "(n_init=10), the others are IMSATClusterer with a linear network and VAT, with RPT "
-        "(random perturbations), with VAT, or with VAT plus random affine distortions "
-        "(image data sets only)",
-    },
-    "seeds": {
-        "metavar": "N",
-        "help": "number of runs of each method: random_state FIRST_SEED, FIRST_SEED+1, ...",
-    },
-    "first_seed": {"metavar": "FIRST_SEED", "help": "random_state of the first run"},
-    "out": {
-        "metavar": "FILE",
-        "help": "JSON file that receives the raw result of every run as soon as it ends "
-        "(default: not written)",
-    },
-    "merge": {"help": "print the table of these JSON files (from --out) instead of fitting"},
-    "data_home": {"metavar": "DATA_HOME", "help": DATA_HOME_HELP},
-    "device": {
-        "help": "device of the IMSAT fits: auto (the first CUDA GPU when available, else the "
-        "CPU), cpu, cuda or cuda:N",
-    },
-}
-
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keep the line breaks of descriptions and epilogs; append every option's default.
@@ -239,23 +198,6 @@ def _cluster(args):
         print(f"{name:<{width}}  {acc:6.4f}  {nmi:6.4f}  {ari:6.4f}  {seconds:7.1f} s")
 
 
-class _Documented:
-    """Forward ``add_argument`` to a parser, with the help and metavar of ``options``.
-
-    ``{choices}`` in a help text becomes the option's choices.
-    """
-
-    def __init__(self, parser, options):
-        self._parser, self._options = parser, options
-
-    def add_argument(self, *names, **kwargs):
-        dest = kwargs.get("dest") or max(names, key=len).lstrip("-").replace("-", "_")
-        kwargs.update(self._options.get(dest, {}))
-        if "{choices}" in kwargs.get("help", ""):
-            kwargs["help"] = kwargs["help"].replace("{choices}", ", ".join(kwargs.get("choices", ())))
-        return self._parser.add_argument(*names, **kwargs)
-
-
 def _sizes(text):
     value = int(text)
     if value < 1:
@@ -275,7 +217,7 @@ def build_parser(prog=None):
     Returns
     -------
     parser : argparse.ArgumentParser
-        The parser, with the subcommands ``cluster`` and ``reproduce``.
+        The parser, with the subcommand ``cluster``.
     """
     prog = prog or prog_name()
     defaults = IMSATClusterer().get_params()
@@ -352,15 +294,6 @@ def build_parser(prog=None):
         help="print one line per IMSAT epoch (loss, its parts, elapsed time); repeat for more",
     )
     cluster.set_defaults(run=_cluster)
-
-    reproduce = commands.add_parser(
-        "reproduce",
-        help="the IMSAT paper's clustering table (ACC, NMI over seeds) on the benchmark data sets",
-        description=REPRODUCE_DESCRIPTION,
-        formatter_class=_HelpFormatter,
-    )
-    _reproduce.add_arguments(_Documented(reproduce, REPRODUCE_OPTIONS))
-    reproduce.set_defaults(run=_reproduce.main)
     return parser
 
 
@@ -395,9 +328,7 @@ def main(argv=None):
     try:
         args.run(args)
     except FileNotFoundError as error:
-        # The loaders name the environment variable; other missing files (--merge) speak for themselves.
-        missing_data = DATA_HOME_ENV in str(error)
-        print(_missing_data_message(error) if missing_data else f"error: {error}", file=sys.stderr)
+        print(_missing_data_message(error), file=sys.stderr)
         return 2
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
