@@ -1,33 +1,27 @@
 """Shared scikit-learn glue of the IMSAT estimators.
 
-Validation of parameters and data, device choice, random seeds, the fit driver
-and persistence live here. The training math lives in ``imsat_sklearn._torch``.
+The fit driver (plan, train, assign the fitted attributes at once), prediction
+and persistence live here; the checks of parameters against the data live in
+``_plan``, the training math in ``imsat_sklearn._torch``.
 """
 
-import math
+import copy
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
-from functools import partial
 
 import numpy as np
-import scipy.sparse as sp
 import torch
-from sklearn import config_context
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._device import batched_outputs, prediction_device, resolve_device, row_source, training_csr
-from ._torch.data import HostRows
+from ._device import batched_outputs, prediction_device
+from ._plan import check_hidden_layer_sizes, make_plan, random_state_of
 from ._torch.distributed import SingleProcess
 from ._torch.network import build_network, empty_network
-from ._torch.radius import CANDIDATE_MARGIN, kth_neighbor_distance_streamed, kth_of_candidates
-from ._torch.sat import build_augmentations
-from ._torch.trainer import Schedule, train
+from ._torch.trainer import train
 
 # Version of the pickled network layout; bump it when the layout changes.
 _FORMAT_VERSION = 1
@@ -64,75 +58,82 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         """Width of the network's head."""
 
     @abstractmethod
-    def _objective(self):
-        """The torch objective of this task."""
+    def _build_objective(self, device):
+        """The torch objective of this task, its parameters checked, on ``device``."""
 
     def _check_data_size(self, X):
         """Task-specific checks of the training data (e.g. n_samples >= n_clusters)."""
 
+    def _fitted_extras(self, network, X, device):
+        """Fitted attributes computed on the validated training data (labels_)."""
+        return {}
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the model to ``X``; see the subclass docstring for details."""
-        return self._fit(X, SingleProcess())
+        return self._fit(X, comm=SingleProcess(), random_state=self.random_state)
 
-    def _fit(self, X, parallel):
-        """The fit driver; ``parallel`` may split training over processes (see ``distributed``)."""
-        warm = self.warm_start and hasattr(self, "network_")
-        X = self._validate_training_data(X, reset=not warm)
-        hidden_layer_sizes = _hidden_layer_sizes(self.hidden_layer_sizes, X.shape[0])
-        device = resolve_device(self.device)
-        X_train = row_source(X, device)
-        schedule = self._schedule(X.shape[0])
-        # Before the k-NN search, which is the slow part of a large fit's set-up.
-        parallel.check_batch_size(schedule.batch_size)
-        radius = self._radius(X, X_train, parallel)
-        rng = check_random_state(self.random_state)
-
-        if warm:
-            self._check_architecture("fit with warm_start=True")
-            network = self.network_.to(device)
-            result = self._train_once(X_train, radius, schedule, rng, network, parallel)
+    def _fit(self, X, *, comm, random_state):
+        """The fit driver; ``comm`` may split training over processes (see ``distributed``)."""
+        plan = make_plan(self, X, comm=comm, incremental=False)
+        rng = random_state_of(random_state)
+        if plan.reset:
+            network, result = self._best_of_n_init(plan, rng, comm)
         else:
-            network, result = self._best_of_n_init(
-                X, X_train, radius, schedule, rng, hidden_layer_sizes, parallel
-            )
-        self._check_result(result, schedule)
-        self._record(network, result, continued=warm)
+            network = self._continued_network(plan.device)
+            result = self._train_once(plan, network, rng, comm)
+        self._check_result(result, plan.schedule)
         # A later partial_fit starts its own stream (seeds, Adam state) from this model.
-        self._random_state = self._adam_state = None
-        self._after_fit(X)
+        self._assign(plan, network, result, _random_state=None, _adam_state=None)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
         """One pass of minibatch updates over ``X``; see the subclass docstring for details."""
-        first = not hasattr(self, "network_")
-        X = self._validate_training_data(X, reset=first)
-        device = resolve_device(self.device)
-        X_train = row_source(X, device)
-        if getattr(self, "_random_state", None) is None:
-            self._random_state = check_random_state(self.random_state)
-        if first:
-            hidden_layer_sizes = _hidden_layer_sizes(self.hidden_layer_sizes, X.shape[0])
-            generator = _cpu_generator(self._random_state)
-            network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), generator)
+        plan = make_plan(self, X, comm=SingleProcess(), incremental=True)
+        rng = getattr(self, "_random_state", None)
+        # A copy: a call that raises must leave the stream where it was.
+        rng = random_state_of(self.random_state) if rng is None else copy.deepcopy(rng)
+        if plan.reset:
+            network = build_network(
+                plan.X.shape[1], plan.hidden_layer_sizes, plan.n_outputs, _cpu_generator(rng)
+            ).to(plan.device)
         else:
-            self._check_architecture("partial_fit")
-            network = self.network_
-        # A chunk smaller than batch_size is one minibatch; the stopping rule does not apply.
-        schedule = Schedule(
-            batch_size=min(self.batch_size, X.shape[0]), max_epochs=1, learning_rate=self.learning_rate
-        )
+            network = self._continued_network(plan.device)
         result = self._train_once(
-            X_train, self._radius(X, X_train), schedule, self._random_state,
-            network.to(X_train.device), SingleProcess(), adam_state=getattr(self, "_adam_state", None),
+            plan, network, rng, SingleProcess(), adam_state=getattr(self, "_adam_state", None)
         )
-        self._check_result(result, schedule)
-        if result.adam_state is not None:
-            self._adam_state = result.adam_state
-        self._record(network, result, continued=not first)
-        self._after_fit(X)
+        self._check_result(result, plan.schedule)
+        adam_state = getattr(self, "_adam_state", None) if result.adam_state is None else result.adam_state
+        self._assign(plan, network, result, _random_state=rng, _adam_state=adam_state)
         return self
+
+    def _continued_network(self, device):
+        # A copy: training updates it in place, and a run that raises must not.
+        return copy.deepcopy(self.network_).to(device)
+
+    def _assign(self, plan, network, result, **state):
+        """Set every fitted attribute of a successful fit at once."""
+        continued = not plan.reset
+        fitted = {
+            "network_": network,
+            "loss_curve_": (self.loss_curve_ if continued else []) + result.loss_curve,
+            "n_iter_": (self.n_iter_ if continued else 0) + result.n_epochs,
+            "loss_parts_": {
+                name: np.concatenate([self.loss_parts_[name] if continued else [], values])
+                for name, values in result.loss_parts.items()
+            },
+            **self._fitted_extras(network, plan.X, plan.device),
+            **state,
+        }
+        if plan.reset:
+            fitted["n_features_in_"] = plan.X.shape[1]
+            if plan.feature_names is None:
+                self.__dict__.pop("feature_names_in_", None)
+            else:
+                fitted["feature_names_in_"] = plan.feature_names
+        for name, value in fitted.items():
+            setattr(self, name, value)
 
     def _check_architecture(self, method):
         """The fitted network must match the parameters that shape it before training goes on."""
@@ -141,7 +142,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             # "auto" sized the network from the first fit's data: it has no size of its own.
             expected_sizes = tuple(fitted["hidden_layer_sizes"])
         else:
-            expected_sizes = _check_hidden_layer_sizes(self.hidden_layer_sizes)
+            expected_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
         expected = {
             "hidden_layer_sizes": expected_sizes,
             self._n_outputs_param: self._n_outputs(),
@@ -158,33 +159,9 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 "cannot change between calls. Set them back, or refit from scratch with "
                 "warm_start=False."
             )
+        return expected_sizes
 
-    def _validate_training_data(self, X, reset):
-        """Validated training X: a C-ordered float array, or a float32 CSR matrix.
-
-        Sparse input of any format is converted to CSR (the caller's matrix
-        is never modified); see :func:`._device.training_csr`.
-        """
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float32, np.float64], order="C",
-            ensure_min_samples=2, reset=reset,
-        )
-        _check_float32_range(X)
-        self._check_data_size(X)
-        return training_csr(X) if sp.issparse(X) else X
-
-    def _record(self, network, result, continued):
-        """Store the trained network and its loss history (appended to when ``continued``)."""
-        self.network_ = network
-        previous = self.loss_curve_ if continued else []
-        self.loss_curve_ = previous + result.loss_curve
-        self.n_iter_ = (self.n_iter_ if continued else 0) + result.n_epochs
-        self.loss_parts_ = {
-            name: np.concatenate([self.loss_parts_[name] if continued else [], values])
-            for name, values in result.loss_parts.items()
-        }
-
-    def _best_of_n_init(self, X, X_train, radius, schedule, rng, hidden_layer_sizes, parallel):
+    def _best_of_n_init(self, plan, rng, comm):
         """Train ``n_init`` networks; keep the one with the highest training-set information.
 
         The information estimate (``score``) on the whole training set, in
@@ -195,104 +172,39 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         for init in range(self.n_init):
             if self.verbose:
                 print(f"{type(self).__name__}: initialisation {init + 1}/{self.n_init}", flush=True)
-            network = build_network(X.shape[1], hidden_layer_sizes, self._n_outputs(), _cpu_generator(rng))
-            network = network.to(X_train.device)
-            result = self._train_once(X_train, radius, schedule, rng, network, parallel)
+            network = build_network(
+                plan.X.shape[1], plan.hidden_layer_sizes, plan.n_outputs, _cpu_generator(rng)
+            ).to(plan.device)
+            result = self._train_once(plan, network, rng, comm)
             if self.n_init == 1:
                 # Nothing to compare: skip a forward pass over all of X.
                 return network, result
-            value = self._information(network, X, X_train.device) if result.loss_curve else -np.inf
+            outputs = batched_outputs(network, plan.objective.output, plan.X, plan.device)
+            value = self._information_of(outputs) if result.loss_curve else -np.inf
             if best is None or value > best[0]:
                 best = (value, network, result)
             if result.stop_reason == "interrupted":
                 break
         return best[1], best[2]
 
-    def _information(self, network, X, device):
-        return self._information_of(batched_outputs(network, self._objective().output, X, device))
-
     def _information_of(self, probs):
-        return float(self._objective().mutual_information(torch.from_numpy(probs)))
+        return float(self._objective_class.mutual_information(torch.from_numpy(probs)))
 
-    def _train_once(self, X_train, radius, schedule, rng, network, parallel, adam_state=None):
-        """One training run from ``network``; its seed comes from ``rng``."""
-        generator = torch.Generator(device=X_train.device).manual_seed(_seed(rng))
+    def _train_once(self, plan, network, rng, comm, adam_state=None):
+        """One training run of ``plan`` from ``network``; its seed comes from ``rng``."""
+        generator = torch.Generator(device=plan.device).manual_seed(_seed(rng))
         return train(
             network,
-            self._objective(),
-            self._augmentations(),
-            X_train,
-            radius,
-            lam=self.lam,
-            schedule=schedule,
+            plan.objective,
+            list(plan.augmentations),
+            plan.rows,
+            plan.radius,
+            lam=plan.lam,
+            schedule=plan.schedule,
             generator=generator,
             on_epoch=self._print_epoch if self.verbose else None,
-            parallel=parallel,
+            parallel=comm,
             adam_state=adam_state,
-        )
-
-    def _after_fit(self, X):
-        """Hook for fitted attributes computed on the training data (labels_)."""
-
-    def _radius(self, X, source, parallel=None):
-        """Per-sample perturbation radius: fixed ``eps`` or eps_scale x k-NN distance.
-
-        ``X`` is the validated training data (numpy array or CSR matrix) and
-        ``source`` its row source. The radius is a float32 tensor on the
-        training device.
-        """
-        parallel = SingleProcess() if parallel is None else parallel
-        n_samples = X.shape[0]
-        if self.eps is not None:
-            return torch.full((n_samples,), float(self.eps), dtype=torch.float32, device=source.device)
-        n_neighbors = self.n_neighbors
-        if n_neighbors >= n_samples:
-            warnings.warn(
-                f"n_neighbors={n_neighbors} must be < n_samples={n_samples}; using "
-                f"n_neighbors={n_samples - 1}.",
-                UserWarning,
-            )
-            n_neighbors = n_samples - 1
-        radius = self.eps_scale * _kth_neighbor_distance(X, source, n_neighbors, parallel)
-        if not radius.any():
-            warnings.warn(
-                f"all k-NN distances are 0 (constant or heavily duplicated X with n_neighbors="
-                f"{n_neighbors}), so the perturbation radius is 0 and self-augmentation has no "
-                "effect. Pass a fixed eps or a larger n_neighbors.",
-                UserWarning,
-            )
-        return radius
-
-    def _augmentations(self):
-        """SAT penalties of the ``augmentation`` parameter; fit sums them."""
-        return build_augmentations(self.augmentation, xi=self.xi)
-
-    def _schedule(self, n_samples):
-        """Minibatch schedule: ``max_iter`` epochs at most, stopping on ``tol``/``n_iter_no_change``."""
-        batch_size = self.batch_size
-        if batch_size > n_samples:
-            warnings.warn(
-                f"Got batch_size={batch_size} > n_samples={n_samples}; using batch_size={n_samples}.",
-                UserWarning,
-            )
-            batch_size = n_samples
-        passes = 1
-        if self.min_updates != "deprecated":
-            warnings.warn(
-                "min_updates was deprecated in 0.1 and will be removed in 0.3. max_iter is now a "
-                "hard cap on the number of epochs and training stops when it has converged (tol, "
-                "n_iter_no_change); raise max_iter for more updates on small data.",
-                FutureWarning,
-            )
-            updates_per_pass = n_samples // batch_size
-            passes = max(1, math.ceil(self.min_updates / (self.max_iter * updates_per_pass)))
-        return Schedule(
-            batch_size=batch_size,
-            max_epochs=self.max_iter,
-            passes_per_epoch=passes,
-            learning_rate=self.learning_rate,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
         )
 
     def _check_result(self, result, schedule):
@@ -341,8 +253,13 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _outputs_of_validated(self, X):
         """Network outputs of already validated X (no second validation, no name checks)."""
         device = prediction_device(self.device)
-        network = self.network_.to(device)
-        return batched_outputs(network, self._objective().output, X, device)
+        return batched_outputs(self.network_, self._objective_class.output, X, device)
+
+    @property
+    def _n_features_out(self):
+        # The fitted network's width, not the parameter, which may have changed since.
+        # Before fit the AttributeError makes get_feature_names_out raise NotFittedError.
+        return self.network_.architecture["n_outputs"]
 
     def score(self, X, y=None):
         """Estimated information of the learned representation on ``X`` (higher is better).
@@ -395,32 +312,6 @@ def _load_network(payload, name):
     return network.eval()
 
 
-# hidden_layer_sizes="auto": the paper's 1200-1200 network from this many
-# training samples up, narrower below, where it costs more than it helps.
-_AUTO_FULL_WIDTH_SAMPLES = 24_000
-_AUTO_MAX_WIDTH = 1200
-_AUTO_MIN_WIDTH = 128
-
-
-def _hidden_layer_sizes(hidden_layer_sizes, n_samples):
-    """The hidden widths a fit on ``n_samples`` rows uses."""
-    if isinstance(hidden_layer_sizes, str) and hidden_layer_sizes == "auto":
-        width = _AUTO_MAX_WIDTH * min(n_samples, _AUTO_FULL_WIDTH_SAMPLES) // _AUTO_FULL_WIDTH_SAMPLES
-        width = max(_AUTO_MIN_WIDTH, width)
-        return (width, width)
-    return _check_hidden_layer_sizes(hidden_layer_sizes)
-
-
-def _check_hidden_layer_sizes(hidden_layer_sizes):
-    sizes = (hidden_layer_sizes,) if np.ndim(hidden_layer_sizes) == 0 else tuple(hidden_layer_sizes)
-    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
-        raise ValueError(
-            "hidden_layer_sizes must be a tuple of positive ints (or () for a linear model), "
-            f"got {hidden_layer_sizes!r}."
-        )
-    return tuple(int(s) for s in sizes)
-
-
 def _seed(rng):
     return int(rng.randint(np.iinfo(np.int32).max))
 
@@ -428,88 +319,3 @@ def _seed(rng):
 def _cpu_generator(rng):
     # Initial weights are drawn on the CPU so they do not depend on the device.
     return torch.Generator().manual_seed(_seed(rng))
-
-
-# float32 training squares the data (distances, BatchNorm variances): beyond
-# these magnitudes squares overflow or vanish in float32.
-_MAX_ABS = 1e15
-_MIN_ABS = 1e-15
-
-
-def _check_float32_range(X):
-    # max and min instead of abs(X): no temporary copy of a large X. A sparse
-    # X's implicit entries are zeros, so its stored values decide.
-    values = X.data if sp.issparse(X) else X
-    if values.size == 0:
-        return
-    largest = max(float(values.max()), -float(values.min()))
-    if largest > _MAX_ABS or 0 < largest < _MIN_ABS:
-        raise ValueError(
-            f"X has values of magnitude up to {largest:.3g}, outside the range float32 training "
-            f"handles ([{_MIN_ABS:g}, {_MAX_ABS:g}]). Scale X first, e.g. with "
-            "sklearn.preprocessing.StandardScaler or MinMaxScaler."
-        )
-
-
-def _kth_neighbor_distance(X, source, k, parallel):
-    """Exact distance from each training row to its k-th nearest other row, float32 on the device.
-
-    Dense data use the torch search where the rows live (split over the
-    processes of ``parallel``); a CSR ``X`` uses scikit-learn's sparse-aware
-    brute-force search, whole in every process.
-    """
-    if sp.issparse(X):
-        return torch.from_numpy(_sparse_kth_neighbor_distance(X, k)).to(source.device)
-    if isinstance(source, HostRows):
-        method = partial(kth_neighbor_distance_streamed, device=source.device)
-        return parallel.kth_neighbor_distance(source.X, k, method=method)
-    return parallel.kth_neighbor_distance(source.X, k)
-
-
-# Scratch memory of the sparse k-NN search: scikit-learn's distance chunks
-# (MiB) and the dense blocks of the exact re-check (float32 elements).
-_KNN_WORKING_MEMORY_MIB = 64
-_RECHECK_ELEMENTS = 1 << 22
-# Widest X whose k-NN distances are re-checked on densified rows; the re-check
-# costs n_samples x (k + 8) x n_features, so wider X keeps scikit-learn's distances.
-_DENSE_RECHECK_FEATURES = 20_000
-
-
-def _sparse_kth_neighbor_distance(X, k):
-    """k-th nearest-neighbour distances of a float32 CSR ``X``, excluding each row itself.
-
-    scikit-learn's brute-force search finds the ``k + 8`` nearest
-    candidates of each row without densifying X. Up to
-    ``_DENSE_RECHECK_FEATURES`` features, their distances are then
-    re-checked on densified rows, in bounded blocks, by the exact re-check
-    of the torch search, so that sparse and dense input of the same data
-    give the same radius to the last bit. Wider X keeps scikit-learn's
-    distances (computed in float64), which agree with the torch search to
-    about 1e-6 relative.
-    """
-    n_samples, n_features = X.shape
-    n_candidates = min(k + CANDIDATE_MARGIN, n_samples - 1)
-    with config_context(working_memory=_KNN_WORKING_MEMORY_MIB):
-        # kneighbors() without X leaves each point out of its own neighbours.
-        search = NearestNeighbors(n_neighbors=n_candidates, algorithm="brute").fit(X)
-        distances, candidates = search.kneighbors()
-    if n_features > _DENSE_RECHECK_FEATURES:
-        return np.ascontiguousarray(distances[:, k - 1], dtype=np.float32)
-    out = np.empty(n_samples, dtype=np.float32)
-    chunk = min(n_samples, max(1, _RECHECK_ELEMENTS // (n_candidates * max(n_features, 1))))
-    # Dense blocks allocated once and reused, not once per chunk.
-    query_block = np.empty((chunk, n_features), dtype=np.float32)
-    neighbour_block = np.empty((chunk * n_candidates, n_features), dtype=np.float32)
-    difference_block = torch.empty((chunk, n_candidates, n_features))
-    for start in range(0, n_samples, chunk):
-        stop = min(start + chunk, n_samples)
-        m = stop - start
-        queries = X[start:stop].toarray(out=query_block[:m])
-        neighbours = X[candidates[start:stop].ravel()].toarray(out=neighbour_block[: m * n_candidates])
-        out[start:stop] = kth_of_candidates(
-            torch.from_numpy(queries),
-            torch.from_numpy(neighbours).view(m, n_candidates, n_features),
-            k,
-            buffer=difference_block[:m],
-        ).numpy()
-    return out

@@ -8,7 +8,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transfor
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseIMSAT
-from ._device import resolve_device
+from ._device import batched_outputs
 from ._torch.objectives import ClusteringObjective
 
 
@@ -251,11 +251,13 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     def _n_outputs(self):
         return self.n_clusters
 
-    def _objective(self):
-        return ClusteringObjective(mu=self.mu, log_prior=self._log_prior())
+    _objective_class = ClusteringObjective
 
-    def _log_prior(self):
-        """Log of the validated ``prior`` on the training device, or None for equal sizes."""
+    def _build_objective(self, device):
+        return ClusteringObjective(mu=self.mu, log_prior=self._log_prior(device))
+
+    def _log_prior(self, device):
+        """Log of the validated ``prior`` on ``device``, or None for equal sizes."""
         if self.prior is None:
             return None
         try:
@@ -274,20 +276,17 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         if abs(prior.sum() - 1) > 1e-5:
             raise ValueError(f"prior must sum to 1, got a sum of {prior.sum():.6g}.")
         log_prior = torch.from_numpy(np.log(prior / prior.sum()).astype(np.float32))
-        return log_prior.to(resolve_device(self.device))
+        return log_prior.to(device)
 
     def _check_data_size(self, X):
         if X.shape[0] < self.n_clusters:
             raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
 
-    def _after_fit(self, X):
+    def _fitted_extras(self, network, X, device):
         # X is the validated training array: a second validation would drop the
         # feature names of a DataFrame and warn about them.
-        self.labels_ = self._outputs_of_validated(X).argmax(axis=1).astype(np.int64)
-
-    @property
-    def _n_features_out(self):
-        return self.n_clusters
+        probs = batched_outputs(network, ClusteringObjective.output, X, device)
+        return {"labels_": probs.argmax(axis=1).astype(np.int64)}
 
     def fit(self, X, y=None):
         """Train the network on ``X``.

@@ -228,12 +228,10 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     def _n_outputs(self):
         return self.n_bits
 
-    def _objective(self):
-        return HashingObjective()
+    _objective_class = HashingObjective
 
-    @property
-    def _n_features_out(self):
-        return self.n_bits
+    def _build_objective(self, device):
+        return HashingObjective()
 
     def fit(self, X, y=None):
         """Train the network on ``X``.

@@ -25,10 +25,10 @@ import joblib
 import numpy as np
 import torch
 import torch.distributed as dist
-from sklearn.utils import check_random_state
 
 from ._base import BaseIMSAT
 from ._device import resolve_device
+from ._plan import random_state_of
 from ._torch.distributed import DataParallel
 
 __all__ = ["fit_distributed"]
@@ -111,14 +111,11 @@ def fit_distributed(estimator, X, y=None, *, group=None):
     if group is None and not dist.is_initialized():
         dist.init_process_group(_backend(estimator.device))
     parallel = DataParallel(group)
-    random_state = estimator.random_state
+    seed = _shared_seed(estimator.random_state, parallel, group)
     quiet = contextlib.redirect_stdout(io.StringIO()) if parallel.rank else contextlib.nullcontext()
-    try:
-        estimator.random_state = _shared_seed(random_state, parallel, group)
-        with quiet:
-            estimator._fit(X, parallel)
-    finally:
-        estimator.random_state = random_state
+    with quiet:
+        # The shared seed goes to this fit only: the estimator's parameters stay as they are.
+        estimator._fit(X, comm=parallel, random_state=seed)
     return estimator
 
 
@@ -143,7 +140,7 @@ def _shared_seed(random_state, parallel, group):
         return random_state
     seed = [None]
     if parallel.rank == 0:
-        seed[0] = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+        seed[0] = int(random_state_of(random_state).randint(np.iinfo(np.int32).max))
     # An object broadcast works with every backend (nccl has no CPU tensors); src is a global rank.
     source = dist.get_global_rank(group, 0) if group is not None else 0
     dist.broadcast_object_list(seed, src=source, group=group)

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from imsat_sklearn import IMSATClusterer
-from imsat_sklearn._base import _hidden_layer_sizes
+from imsat_sklearn._plan import hidden_layer_sizes, make_schedule
 from imsat_sklearn.metrics import clustering_accuracy
 
 FAST = dict(hidden_layer_sizes=(32,), max_iter=35, tol=None, batch_size=50, n_init=1)
@@ -174,20 +174,20 @@ def test_tol_none_runs_every_epoch_without_warning(blobs):
 def test_min_updates_is_deprecated_but_still_adds_passes(blobs):
     model = IMSATClusterer(n_clusters=3, batch_size=100, max_iter=4, min_updates=30)
     with pytest.warns(FutureWarning, match="min_updates was deprecated"):
-        schedule = model._schedule(300)
+        schedule = make_schedule(model, 300)
     # 3 updates per pass, 4 epochs: ceil(30 / 12) = 3 passes per epoch.
     assert schedule.passes_per_epoch == 3 and schedule.max_epochs == 4
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
-        assert IMSATClusterer()._schedule(70000).passes_per_epoch == 1
+        assert make_schedule(IMSATClusterer(), 70000).passes_per_epoch == 1
 
 
 @pytest.mark.parametrize(
     "n_samples, width", [(300, 128), (1797, 128), (10000, 500), (24000, 1200), (70000, 1200)]
 )
 def test_auto_hidden_layer_sizes_follow_the_number_of_samples(n_samples, width):
-    assert _hidden_layer_sizes("auto", n_samples) == (width, width)
-    assert _hidden_layer_sizes((7, 5), n_samples) == (7, 5)
+    assert hidden_layer_sizes("auto", n_samples) == (width, width)
+    assert hidden_layer_sizes((7, 5), n_samples) == (7, 5)
 
 
 def test_verbose_prints_the_init_and_one_line_per_epoch(blobs, capsys):

@@ -11,6 +11,7 @@ from sklearn.datasets import load_digits
 
 from imsat_sklearn import IMSATClusterer
 from imsat_sklearn._device import row_source
+from imsat_sklearn._radius import perturbation_radius
 from imsat_sklearn._torch.radius import kth_neighbor_distance
 from imsat_sklearn.datasets import load_mnist
 from imsat_sklearn.metrics import clustering_accuracy
@@ -31,8 +32,8 @@ def test_radius_equals_the_authors_11th_neighbour_file(mnist, data_home):
 
 def test_estimator_radius_is_scaled_kth_neighbour_distance():
     X = np.random.RandomState(0).rand(60, 4).astype(np.float32)
-    model = IMSATClusterer(n_neighbors=11, eps_scale=0.25)
-    radius = model._radius(X, row_source(X, torch.device("cpu"))).numpy()
+    rows = row_source(X, torch.device("cpu"))
+    radius = perturbation_radius(X, rows, eps=None, n_neighbors=11, eps_scale=0.25).numpy()
     pairwise = np.linalg.norm(X[:, None] - X[None], axis=2)
     np.fill_diagonal(pairwise, np.inf)
     np.testing.assert_allclose(radius, 0.25 * np.sort(pairwise, axis=1)[:, 10], rtol=1e-5)

@@ -21,8 +21,9 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits
 from sklearn.neighbors import NearestNeighbors
 
-from imsat_sklearn import IMSATClusterer, IMSATHasher, _base
-from imsat_sklearn._base import _sparse_kth_neighbor_distance
+from imsat_sklearn import IMSATClusterer, IMSATHasher
+from imsat_sklearn import _radius as _radius_module
+from imsat_sklearn._radius import _sparse_kth_neighbor_distance, perturbation_radius
 from imsat_sklearn._device import row_source, training_csr
 from imsat_sklearn._torch.radius import kth_neighbor_distance
 from imsat_sklearn.datasets import load_20newsgroups_tfidf
@@ -46,6 +47,12 @@ def _hasher(**params):
     return IMSATHasher(n_bits=4, **{**FAST, **params})
 
 
+def _radius(model, X, rows):
+    return perturbation_radius(
+        X, rows, eps=model.eps, n_neighbors=model.n_neighbors, eps_scale=model.eps_scale
+    ).numpy()
+
+
 @pytest.mark.parametrize("eps", [0.3, None], ids=["fixed-eps", "knn-radius"])
 @pytest.mark.parametrize("make", [_clusterer, _hasher], ids=["clusterer", "hasher"])
 def test_sparse_and_dense_input_fit_the_same_model(make, eps, digits):
@@ -59,9 +66,9 @@ def test_sparse_and_dense_input_fit_the_same_model(make, eps, digits):
     if hasattr(dense, "labels_"):
         np.testing.assert_array_equal(sparse.labels_, dense.labels_)
     cpu = torch.device("cpu")
-    radius_dense = dense._radius(digits, row_source(digits, cpu)).numpy()
+    radius_dense = _radius(dense, digits, row_source(digits, cpu))
     csr = training_csr(X)
-    radius_sparse = sparse._radius(csr, row_source(csr, cpu)).numpy()
+    radius_sparse = _radius(sparse, csr, row_source(csr, cpu))
     np.testing.assert_allclose(radius_sparse, radius_dense, rtol=1e-5)
 
 
@@ -71,7 +78,7 @@ def test_sparse_radius_agrees_with_the_torch_radius(digits, monkeypatch):
     # Re-checked on dense blocks: the same numbers as the torch search.
     np.testing.assert_array_equal(_sparse_kth_neighbor_distance(X, 10), torch_radius)
     # Wide X keeps scikit-learn's float64 distances.
-    monkeypatch.setattr(_base, "_DENSE_RECHECK_FEATURES", 10)
+    monkeypatch.setattr(_radius_module, "_DENSE_RECHECK_FEATURES", 10)
     np.testing.assert_allclose(_sparse_kth_neighbor_distance(X, 10), torch_radius, rtol=1e-5)
     # scikit-learn's own distances, before the exact re-check, agree too.
     distances, _ = NearestNeighbors(n_neighbors=10, algorithm="brute").fit(X).kneighbors()

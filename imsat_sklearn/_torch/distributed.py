@@ -57,6 +57,10 @@ class SingleProcess:
         """Mean of ``tensor`` over processes (no gradient)."""
         return tensor
 
+    def sum(self, tensor):
+        """Sum of ``tensor`` over processes (no gradient)."""
+        return tensor
+
     def synchronized(self, network, objective, augmentations, generator):
         """Context in which the components compute whole-minibatch quantities."""
         return nullcontext()
@@ -109,9 +113,12 @@ class DataParallel(SingleProcess):
             grad.copy_(part.view_as(grad))
 
     def average(self, tensor):
+        return self.sum(tensor) / self.world_size
+
+    def sum(self, tensor):
         total = tensor.clone()
         dist.all_reduce(total, group=self.group)
-        return total / self.world_size
+        return total
 
     def reduce_mean(self, mean):
         """Mean over the whole minibatch from this process's mean; differentiable.

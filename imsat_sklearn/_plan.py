@@ -1,0 +1,184 @@
+"""The set-up of one fit: every parameter checked against the data once, one immutable plan.
+
+``fit``, ``partial_fit`` and ``fit_distributed`` all start with
+:func:`make_plan`, as scikit-learn's KMeans with ``_check_params_vs_input``
+and its MLP with ``_fit(X, y, incremental)``. Nothing here changes the
+estimator: a fit that raises leaves it as it was.
+"""
+
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _get_feature_names, check_array, validate_data
+
+from ._device import resolve_device, row_source, training_csr
+from ._radius import perturbation_radius
+from ._torch.sat import build_augmentations
+from ._torch.trainer import Schedule
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Everything one training run needs besides the network, its seeds and the communicator."""
+
+    # The validated training data: a C-ordered float array or a float32 CSR matrix.
+    X: object
+    # Column names of a DataFrame X (None otherwise) when the fit starts over.
+    feature_names: object
+    # Whether the fit starts a new network (False: it continues the fitted one).
+    reset: bool
+    device: torch.device
+    # Where minibatches come from: DeviceRows, HostRows or SparseRows (see _torch.data).
+    rows: object
+    schedule: Schedule
+    # Perturbation radius of every row, float32 on the training device.
+    radius: torch.Tensor
+    objective: object
+    augmentations: tuple
+    lam: float
+    hidden_layer_sizes: tuple
+    n_outputs: int
+
+
+def make_plan(estimator, X, *, comm, incremental):
+    """Validate ``X`` and the parameters of ``estimator`` against it; the plan of one fit.
+
+    ``incremental`` is True for ``partial_fit`` (one pass, continuing a
+    fitted network); ``comm`` is the communicator the fit trains with.
+    """
+    continuing = hasattr(estimator, "network_") and (incremental or estimator.warm_start)
+    feature_names = None if continuing else _get_feature_names(X)
+    X = _validate_training_data(estimator, X, reset=not continuing)
+    n_samples = X.shape[0]
+    if continuing:
+        hidden = estimator._check_architecture("partial_fit" if incremental else "fit with warm_start=True")
+    else:
+        hidden = hidden_layer_sizes(estimator.hidden_layer_sizes, n_samples)
+    device = resolve_device(estimator.device)
+    objective = estimator._build_objective(device)
+    augmentations = tuple(build_augmentations(estimator.augmentation, xi=estimator.xi))
+    schedule = make_schedule(estimator, n_samples, incremental=incremental)
+    # Before the k-NN search, which is the slow part of a large fit's set-up.
+    comm.check_batch_size(schedule.batch_size)
+    rows = row_source(X, device)
+    radius = perturbation_radius(
+        X, rows, eps=estimator.eps, n_neighbors=estimator.n_neighbors, eps_scale=estimator.eps_scale, comm=comm
+    )
+    return TrainingPlan(
+        X=X, feature_names=feature_names, reset=not continuing, device=device, rows=rows,
+        schedule=schedule, radius=radius, objective=objective, augmentations=augmentations,
+        lam=estimator.lam, hidden_layer_sizes=hidden, n_outputs=estimator._n_outputs(),
+    )
+
+
+def _validate_training_data(estimator, X, reset):
+    """Validated training X: a C-ordered float array, or a float32 CSR matrix.
+
+    Sparse input of any format is converted to CSR (the caller's matrix is
+    never modified); see :func:`._device.training_csr`. A new fit checks X
+    without recording its features: the fit records them once it succeeds.
+    """
+    check = dict(accept_sparse="csr", dtype=[np.float32, np.float64], order="C", ensure_min_samples=2)
+    if reset:
+        X = check_array(X, estimator=estimator, input_name="X", **check)
+    else:
+        X = validate_data(estimator, X, reset=False, **check)
+    _check_float32_range(X)
+    estimator._check_data_size(X)
+    return training_csr(X) if sp.issparse(X) else X
+
+
+def make_schedule(estimator, n_samples, *, incremental=False):
+    """Minibatch schedule: ``max_iter`` epochs at most, stopping on ``tol``/``n_iter_no_change``.
+
+    A ``partial_fit`` is one pass, to which the stopping rule does not apply.
+    """
+    batch_size = estimator.batch_size
+    if batch_size > n_samples:
+        warnings.warn(
+            f"Got batch_size={batch_size} > n_samples={n_samples}; using batch_size={n_samples}.",
+            UserWarning,
+        )
+        batch_size = n_samples
+    if incremental:
+        return Schedule(batch_size=batch_size, max_epochs=1, learning_rate=estimator.learning_rate)
+    passes = 1
+    if estimator.min_updates != "deprecated":
+        warnings.warn(
+            "min_updates was deprecated in 0.1 and will be removed in 0.3. max_iter is now a "
+            "hard cap on the number of epochs and training stops when it has converged (tol, "
+            "n_iter_no_change); raise max_iter for more updates on small data.",
+            FutureWarning,
+        )
+        updates_per_pass = n_samples // batch_size
+        passes = max(1, math.ceil(estimator.min_updates / (estimator.max_iter * updates_per_pass)))
+    return Schedule(
+        batch_size=batch_size,
+        max_epochs=estimator.max_iter,
+        passes_per_epoch=passes,
+        learning_rate=estimator.learning_rate,
+        tol=estimator.tol,
+        n_iter_no_change=estimator.n_iter_no_change,
+    )
+
+
+def random_state_of(random_state):
+    """``check_random_state``, except that None gives a fresh OS-seeded generator.
+
+    Drawing from NumPy's global generator would change it, which the
+    documentation of ``random_state`` promises not to do.
+    """
+    return np.random.RandomState() if random_state is None else check_random_state(random_state)
+
+
+# hidden_layer_sizes="auto": the paper's 1200-1200 network from this many
+# training samples up, narrower below, where it costs more than it helps.
+_AUTO_FULL_WIDTH_SAMPLES = 24_000
+_AUTO_MAX_WIDTH = 1200
+_AUTO_MIN_WIDTH = 128
+
+
+def hidden_layer_sizes(sizes, n_samples):
+    """The hidden widths a fit on ``n_samples`` rows uses."""
+    if isinstance(sizes, str) and sizes == "auto":
+        width = _AUTO_MAX_WIDTH * min(n_samples, _AUTO_FULL_WIDTH_SAMPLES) // _AUTO_FULL_WIDTH_SAMPLES
+        width = max(_AUTO_MIN_WIDTH, width)
+        return (width, width)
+    return check_hidden_layer_sizes(sizes)
+
+
+def check_hidden_layer_sizes(sizes):
+    checked = (sizes,) if np.ndim(sizes) == 0 else tuple(sizes)
+    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in checked):
+        raise ValueError(
+            "hidden_layer_sizes must be a tuple of positive ints (or () for a linear model), "
+            f"got {sizes!r}."
+        )
+    return tuple(int(s) for s in checked)
+
+
+# float32 training squares the data (distances, BatchNorm variances): beyond
+# these magnitudes squares overflow or vanish in float32.
+_MAX_ABS = 1e15
+_MIN_ABS = 1e-15
+
+
+def _check_float32_range(X):
+    # max and min instead of abs(X): no temporary copy of a large X. A sparse
+    # X's implicit entries are zeros, so its stored values decide.
+    values = X.data if sp.issparse(X) else X
+    if values.size == 0:
+        return
+    largest = max(float(values.max()), -float(values.min()))
+    if largest > _MAX_ABS or 0 < largest < _MIN_ABS:
+        raise ValueError(
+            f"X has values of magnitude up to {largest:.3g}, outside the range float32 training "
+            f"handles ([{_MIN_ABS:g}, {_MAX_ABS:g}]). Scale X first, e.g. with "
+            "sklearn.preprocessing.StandardScaler or MinMaxScaler."
+        )
