@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import batched_outputs, prediction_device
 from ._plan import check_hidden_layer_sizes, make_plan, random_state_of
-from ._torch.distributed import SingleProcess
+from ._torch.parallel import SingleProcess
 from ._torch.network import build_network, empty_network
 from ._torch.trainer import train
 
@@ -194,17 +194,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         """One training run of ``plan`` from ``network``; its seed comes from ``rng``."""
         generator = torch.Generator(device=plan.device).manual_seed(_seed(rng))
         return train(
-            network,
-            plan.objective,
-            list(plan.augmentations),
-            plan.rows,
-            plan.radius,
-            lam=plan.lam,
-            schedule=plan.schedule,
-            generator=generator,
+            plan, network, generator=generator, comm=comm, adam_state=adam_state,
             on_epoch=self._print_epoch if self.verbose else None,
-            parallel=comm,
-            adam_state=adam_state,
         )
 
     def _check_result(self, result, schedule):

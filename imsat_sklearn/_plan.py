@@ -25,25 +25,28 @@ from ._torch.trainer import Schedule
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """Everything one training run needs besides the network, its seeds and the communicator."""
+    """Everything one training run needs besides the network, its seeds and the communicator.
 
-    # The validated training data: a C-ordered float array or a float32 CSR matrix.
-    X: object
-    # Column names of a DataFrame X (None otherwise) when the fit starts over.
-    feature_names: object
-    # Whether the fit starts a new network (False: it continues the fitted one).
-    reset: bool
-    device: torch.device
+    The trainer reads the first six fields; the fit driver the others.
+    """
+
     # Where minibatches come from: DeviceRows, HostRows or SparseRows (see _torch.data).
     rows: object
-    schedule: Schedule
     # Perturbation radius of every row, float32 on the training device.
     radius: torch.Tensor
     objective: object
     augmentations: tuple
     lam: float
-    hidden_layer_sizes: tuple
-    n_outputs: int
+    schedule: Schedule
+    # The validated training data: a C-ordered float array or a float32 CSR matrix.
+    X: object = None
+    # Column names of a DataFrame X (None otherwise) when the fit starts over.
+    feature_names: object = None
+    # Whether the fit starts a new network (False: it continues the fitted one).
+    reset: bool = True
+    device: torch.device = None
+    hidden_layer_sizes: tuple = ()
+    n_outputs: int = None
 
 
 def make_plan(estimator, X, *, comm, incremental):

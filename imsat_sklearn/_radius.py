@@ -16,7 +16,7 @@ from sklearn import config_context
 from sklearn.neighbors import NearestNeighbors
 
 from ._torch.data import HostRows
-from ._torch.distributed import SingleProcess
+from ._torch.parallel import SingleProcess
 from ._torch.radius import CANDIDATE_MARGIN, kth_neighbor_distance, kth_neighbor_distance_streamed, kth_of_candidates
 
 

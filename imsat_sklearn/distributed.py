@@ -29,7 +29,7 @@ import torch.distributed as dist
 from ._base import BaseIMSAT
 from ._device import resolve_device
 from ._plan import random_state_of
-from ._torch.distributed import DataParallel
+from ._torch.parallel import DataParallel
 
 __all__ = ["fit_distributed"]
 

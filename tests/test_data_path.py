@@ -14,6 +14,7 @@ from sklearn.datasets import load_digits
 from imsat_sklearn import IMSATClusterer, IMSATHasher
 from imsat_sklearn import _device
 from imsat_sklearn._device import row_source
+from imsat_sklearn._plan import TrainingPlan
 from imsat_sklearn._torch.data import DeviceRows, HostRows, SparseRows, as_row_source
 from imsat_sklearn._torch.network import build_network
 from imsat_sklearn._torch.objectives import ClusteringObjective
@@ -83,11 +84,11 @@ def test_host_rows_are_exactly_the_device_rows(digits):
 
 def _train(source, radius, seed=0):
     network = build_network(source.shape[1], (16,), 3, torch.Generator().manual_seed(0))
-    result = train(
-        network, ClusteringObjective(mu=4.0), [VAT(xi=1.0)], source, radius, lam=0.1,
-        schedule=Schedule(batch_size=20, max_epochs=3, passes_per_epoch=2),
-        generator=torch.Generator().manual_seed(seed),
+    plan = TrainingPlan(
+        rows=source, radius=radius, objective=ClusteringObjective(mu=4.0), augmentations=[VAT(xi=1.0)],
+        lam=0.1, schedule=Schedule(batch_size=20, max_epochs=3, passes_per_epoch=2),
     )
+    result = train(plan, network, generator=torch.Generator().manual_seed(seed))
     return network, result
 
 

@@ -282,11 +282,11 @@ def test_keyboard_interrupt_keeps_last_completed_epoch(make, X, monkeypatch):
     cls = objectives.ClusteringObjective if make is clusterer else objectives.HashingObjective
     original = cls.information_loss
 
-    def interrupt_in_third_epoch(self, logits):
+    def interrupt_in_third_epoch(self, logits, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2 * 4 + 1:  # 4 updates per epoch at 200 samples, batch 50
             raise KeyboardInterrupt
-        return original(self, logits)
+        return original(self, logits, **kwargs)
 
     monkeypatch.setattr(cls, "information_loss", interrupt_in_third_epoch)
     with pytest.warns(UserWarning, match="interrupted; keeping the model of the last completed epoch"):

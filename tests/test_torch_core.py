@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from imsat_sklearn._plan import TrainingPlan
 from imsat_sklearn._torch.network import build_network
 from imsat_sklearn._torch.objectives import ClusteringObjective
 from imsat_sklearn._torch.sat import RPT, VAT
@@ -114,19 +115,18 @@ def _blobs(n_per=40, seed=0):
     return X, torch.arange(3).repeat_interleave(n_per)
 
 
+def _plan(X, augmentations, schedule):
+    return TrainingPlan(
+        rows=X, radius=torch.full((X.shape[0],), 0.5), objective=ClusteringObjective(mu=4.0),
+        augmentations=augmentations, lam=0.1, schedule=schedule,
+    )
+
+
 def _train_blobs(n_epochs=30):
     X, _ = _blobs()
     network = _network(n_features=2, hidden=(16,), n_outputs=3)
-    result = train(
-        network,
-        ClusteringObjective(mu=4.0),
-        [VAT(xi=1.0)],
-        X,
-        torch.full((X.shape[0],), 0.5),
-        lam=0.1,
-        schedule=Schedule(batch_size=40, max_epochs=n_epochs, passes_per_epoch=5),
-        generator=torch.Generator().manual_seed(0),
-    )
+    plan = _plan(X, [VAT(xi=1.0)], Schedule(batch_size=40, max_epochs=n_epochs, passes_per_epoch=5))
+    result = train(plan, network, generator=torch.Generator().manual_seed(0))
     return network, result
 
 
@@ -156,8 +156,8 @@ def test_divergence_stops_and_restores_the_last_finite_epoch():
     poisoned = {"epoch": 0}
 
     class PoisonAfterTwoEpochs(VAT):
-        def __call__(self, *args):
-            penalty = super().__call__(*args)
+        def __call__(self, *args, **kwargs):
+            penalty = super().__call__(*args, **kwargs)
             return penalty * float("nan") if poisoned["epoch"] >= 2 else penalty
 
     def on_epoch(epoch, *_):
@@ -165,11 +165,8 @@ def test_divergence_stops_and_restores_the_last_finite_epoch():
         if epoch == 2:
             on_epoch.state = {k: v.clone() for k, v in network.state_dict().items()}
 
-    result = train(
-        network, ClusteringObjective(mu=4.0), [PoisonAfterTwoEpochs(xi=1.0)], X, torch.full((120,), 0.5),
-        lam=0.1, schedule=Schedule(batch_size=40, max_epochs=5), generator=torch.Generator().manual_seed(0),
-        on_epoch=on_epoch,
-    )
+    plan = _plan(X, [PoisonAfterTwoEpochs(xi=1.0)], Schedule(batch_size=40, max_epochs=5))
+    result = train(plan, network, generator=torch.Generator().manual_seed(0), on_epoch=on_epoch)
     assert result.stop_reason == "diverged" and result.n_epochs == 2
     for key, value in network.state_dict().items():
         assert torch.equal(value, on_epoch.state[key]), key
@@ -184,11 +181,8 @@ def test_keyboard_interrupt_keeps_last_completed_epoch():
         if epoch == 3:
             raise KeyboardInterrupt
 
-    result = train(
-        network, ClusteringObjective(mu=4.0), [VAT(xi=1.0)], X, torch.full((120,), 0.5),
-        lam=0.1, schedule=Schedule(batch_size=40, max_epochs=10), generator=torch.Generator().manual_seed(0),
-        on_epoch=on_epoch,
-    )
+    plan = _plan(X, [VAT(xi=1.0)], Schedule(batch_size=40, max_epochs=10))
+    result = train(plan, network, generator=torch.Generator().manual_seed(0), on_epoch=on_epoch)
     assert result.stop_reason == "interrupted" and result.n_epochs == 3
     assert not network.training
 

@@ -22,11 +22,9 @@ class MLP(nn.Module):
     moving the running averages; ``forward(x, update_stats=False)`` does that.
 
     Every normalisation goes through ``batch_norm`` (``F.batch_norm``'s
-    signature); data-parallel training sets it on the instance to a version
-    whose batch statistics cover the minibatch of all processes.
+    signature); data-parallel training passes its communicator's, whose
+    batch statistics cover the minibatch of all processes.
     """
-
-    batch_norm = staticmethod(F.batch_norm)
 
     def __init__(self, n_features, hidden_layer_sizes, n_outputs):
         super().__init__()
@@ -43,7 +41,7 @@ class MLP(nn.Module):
         )
         self.head = nn.Linear(sizes[-1], n_outputs)
 
-    def forward(self, x, update_stats=True):
+    def forward(self, x, update_stats=True, batch_norm=F.batch_norm):
         # A single sample has no batch variance; it is normalised with the running
         # statistics instead of failing, so batch_size=1 still trains.
         use_batch_stats = self.training and x.shape[0] > 1
@@ -51,7 +49,7 @@ class MLP(nn.Module):
         # written only when the caller asks for it.
         use_running = update_stats or not use_batch_stats
         for linear, norm in zip(self.hidden, self.norms):
-            x = self.batch_norm(
+            x = batch_norm(
                 linear(x),
                 norm.running_mean if use_running else None,
                 norm.running_var if use_running else None,

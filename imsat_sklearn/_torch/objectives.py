@@ -47,12 +47,11 @@ class ClusteringObjective:
     becomes mu * KL(p_hat || q), which equals -mu * H(Y) up to a constant when
     q is uniform.
 
-    ``reduce_mean`` maps a mean over this process's rows of the minibatch to
-    the mean over the whole minibatch (identity on one process; data-parallel
-    training sets an all-reduce on the instance).
+    ``reduce_mean``, an argument of :meth:`information_loss`, maps a mean
+    over this process's rows of the minibatch to the mean over the whole
+    minibatch (identity on one process; an all-reduce in data-parallel
+    training).
     """
-
-    reduce_mean = staticmethod(_local_mean)
 
     def __init__(self, mu, log_prior=None):
         self.mu = mu
@@ -64,11 +63,11 @@ class ClusteringObjective:
         log_p = F.log_softmax(logits, dim=1)
         return F.kl_div(log_p, target_log_p, reduction="batchmean", log_target=True)
 
-    def information_loss(self, logits):
+    def information_loss(self, logits, reduce_mean=_local_mean):
         """Return (loss, parts) with loss = H(Y|X) - mu * H(Y) on the batch."""
         p = F.softmax(logits, dim=1)
         conditional = _entropy(p).mean()
-        marginal_p = self.reduce_mean(p.mean(0))
+        marginal_p = reduce_mean(p.mean(0))
         marginal = _entropy(marginal_p)
         if self.log_prior is None:
             loss = conditional - self.mu * marginal
@@ -99,8 +98,6 @@ class HashingObjective:
     and the pairwise joints are means over the whole minibatch.
     """
 
-    reduce_mean = staticmethod(_local_mean)
-
     def sat_divergence(self, target_logits, logits):
         """Mean over the batch of the Bernoulli KL summed over bits; target detached."""
         log_p1, log_p0 = F.logsigmoid(target_logits), F.logsigmoid(-target_logits)
@@ -109,12 +106,12 @@ class HashingObjective:
         kl = p1 * (log_p1 - log_q1) + (1 - p1) * (log_p0 - log_q0)
         return kl.sum(1).mean()
 
-    def information_loss(self, logits):
+    def information_loss(self, logits, reduce_mean=_local_mean):
         """Return (loss, parts) for the hashing information term on the batch."""
         p = torch.sigmoid(logits)
         conditional = _bernoulli_entropy_from_logits(logits).sum(1).mean()
-        marginal = _bernoulli_entropy(self.reduce_mean(p.mean(0))).sum()
-        pairwise = pairwise_mutual_information(p, self.reduce_mean)
+        marginal = _bernoulli_entropy(reduce_mean(p.mean(0))).sum()
+        pairwise = pairwise_mutual_information(p, reduce_mean)
         loss = conditional - marginal + pairwise
         return loss, {"H(Y|X)": conditional, "sum H(Y_m)": marginal, "sum I(Y_m;Y_l)": pairwise}
 

@@ -1,7 +1,8 @@
 """Self-augmented training (SAT): the augmentations and their penalties.
 
 Each augmentation is called as ``aug(forward, x, target_logits, radius,
-divergence, generator)`` and returns the SAT penalty R_SAT on the batch:
+divergence, generator, directions=..., transform_generator=...)`` and
+returns the SAT penalty R_SAT on the batch:
 the divergence between the (detached) outputs on ``x`` and the outputs on the
 augmented batch. ``forward`` must not update BatchNorm running statistics.
 Besides the perturbations VAT and RPT, any data transform T(x, generator)
@@ -15,16 +16,17 @@ import torch
 from torch.nn import functional as F
 
 
-def _unit_rows(d):
+def unit_rows(d):
     # Scaling by the largest entry first keeps the squared norm away from
     # underflow when d is a tiny gradient, as in the authors' code.
     d = d / (d.abs().amax(dim=1, keepdim=True) + 1e-12)
     return F.normalize(d, dim=1, eps=1e-12)
 
 
-def _random_direction(x, generator):
+def random_direction(x, generator):
+    """A random unit direction per row of ``x``, drawn from ``generator``."""
     noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return _unit_rows(noise)
+    return unit_rows(noise)
 
 
 class VAT:
@@ -35,21 +37,24 @@ class VAT:
     it. The adversarial point is ``x + radius * d / ||d||``. The gradient is
     taken with respect to the direction only, so nothing leaks into the
     parameter gradients. ``directions(x, generator)`` draws the random unit
-    starting directions; data-parallel training replaces it so that each
-    process draws the rows one process would draw for its part of the batch.
+    starting directions; data-parallel training passes its communicator's, so
+    that each process draws the rows one process would draw for its part of
+    the batch.
     """
 
-    def __init__(self, xi=10.0, n_power_iterations=1, directions=_random_direction):
+    def __init__(self, xi=10.0, n_power_iterations=1):
         self.xi = xi
         self.n_power_iterations = n_power_iterations
-        self.directions = directions
 
-    def __call__(self, forward, x, target_logits, radius, divergence, generator):
-        d = self.directions(x, generator)
+    def __call__(
+        self, forward, x, target_logits, radius, divergence, generator, *,
+        directions=random_direction, transform_generator=None,
+    ):
+        d = directions(x, generator)
         for _ in range(self.n_power_iterations):
             d = (self.xi * d).requires_grad_()
             distance = divergence(target_logits, forward(x + d))
-            d = _unit_rows(torch.autograd.grad(distance, d)[0])
+            d = unit_rows(torch.autograd.grad(distance, d)[0])
         return divergence(target_logits, forward(x + radius[:, None] * d))
 
 
@@ -59,11 +64,11 @@ class RPT:
     ``directions`` is as in :class:`VAT`.
     """
 
-    def __init__(self, directions=_random_direction):
-        self.directions = directions
-
-    def __call__(self, forward, x, target_logits, radius, divergence, generator):
-        d = self.directions(x, generator)
+    def __call__(
+        self, forward, x, target_logits, radius, divergence, generator, *,
+        directions=random_direction, transform_generator=None,
+    ):
+        d = directions(x, generator)
         return divergence(target_logits, forward(x + radius[:, None] * d))
 
 
@@ -73,18 +78,22 @@ class TransformPenalty:
     ``transform(x, generator)`` must return a tensor of the shape, dtype and
     device of ``x``; anything else raises an error naming the
     ``augmentation`` parameter it came from. The radius is not used.
-    ``generator``, when set, is drawn from instead of the trainer's (in
-    data-parallel training each process transforms with its own).
+    ``transform_generator``, when given, is drawn from instead of
+    ``generator`` (in data-parallel training each process transforms with
+    its own).
     """
 
-    def __init__(self, transform, generator=None):
+    def __init__(self, transform):
         self.transform = transform
-        self.generator = generator
 
-    def __call__(self, forward, x, target_logits, radius, divergence, generator):
+    def __call__(
+        self, forward, x, target_logits, radius, divergence, generator, *,
+        directions=random_direction, transform_generator=None,
+    ):
+        draws = generator if transform_generator is None else transform_generator
         # T(x) is data: no gradient may flow into the transform.
         with torch.no_grad():
-            augmented = self.transform(x, generator if self.generator is None else self.generator)
+            augmented = self.transform(x, draws)
         _check_transformed(self.transform, x, augmented)
         return divergence(target_logits, forward(augmented))
 

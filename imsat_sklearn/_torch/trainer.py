@@ -22,7 +22,7 @@ from functools import partial
 import torch
 
 from .data import as_row_source
-from .distributed import SingleProcess
+from .parallel import SingleProcess
 
 
 @dataclass
@@ -61,26 +61,16 @@ class Schedule:
     n_iter_no_change: int = 10
 
 
-def train(
-    network,
-    objective,
-    augmentations,
-    X,
-    radius,
-    *,
-    lam,
-    schedule,
-    generator,
-    on_epoch=None,
-    parallel=None,
-    adam_state=None,
-):
+def train(plan, network, *, generator, comm=None, on_epoch=None, adam_state=None):
     """Train ``network`` in place with the IMSAT loss R_SAT + lam * information term.
 
-    ``X`` is a row source of n rows (see ``data``: :class:`~.data.DeviceRows`,
+    ``plan`` (an ``imsat_sklearn._plan.TrainingPlan``, or any object with
+    these attributes) gives ``rows``, ``radius``, ``objective``,
+    ``augmentations``, ``lam`` and ``schedule``. ``plan.rows`` is a row
+    source of n rows (see ``data``: :class:`~.data.DeviceRows`,
     :class:`~.data.HostRows`, :class:`~.data.SparseRows`), or a tensor (n, d)
-    on the training device, which is taken as ``DeviceRows(X)``. ``radius``
-    (n,) lives on the training device (``X.device``), as does
+    on the training device, which is taken as ``DeviceRows(X)``.
+    ``plan.radius`` (n,) lives on the training device, as does
     ``generator``, which draws every permutation and perturbation. Each pass
     visits ``n // batch_size`` full minibatches of a fresh permutation, so
     BatchNorm never sees a minibatch smaller than ``batch_size``. The
@@ -93,45 +83,43 @@ def train(
     ``on_epoch(epoch, loss, parts, changed, seconds)`` is called after every
     completed epoch, ``changed`` being the fraction of changed assignments.
 
-    ``parallel`` (default: a :class:`~._torch.distributed.SingleProcess`)
-    splits every minibatch over processes; epoch losses are then those of the
-    whole minibatches. ``adam_state`` (a ``TrainResult.adam_state``) continues
-    the optimizer of an earlier run on this network.
+    ``comm`` (default: a :class:`~.parallel.SingleProcess`) is the
+    communicator that splits every minibatch over processes; epoch losses
+    are then those of the whole minibatches. ``adam_state`` (a
+    ``TrainResult.adam_state``) continues the optimizer of an earlier run on
+    this network.
     """
-    parallel = SingleProcess() if parallel is None else parallel
-    X = as_row_source(X)
-    optimizer = _adam(network, schedule.learning_rate, X.device, adam_state)
-    forward = partial(network, update_stats=False)
+    comm = SingleProcess() if comm is None else comm
+    rows = as_row_source(plan.rows)
+    schedule = plan.schedule
+    optimizer = _adam(network, schedule.learning_rate, rows.device, adam_state)
+    step = _Step(plan, network, optimizer, generator, comm)
     result = TrainResult()
     snapshot = _snapshot(network)
-    assignments = _Assignments(objective, len(X), X.device)
+    assignments = _Assignments(plan.objective, len(rows), rows.device)
     quiet_epochs = 0
     network.train()
     started = time.perf_counter()
-    with parallel.synchronized(network, objective, augmentations, generator):
-        try:
-            for epoch in range(1, schedule.max_epochs + 1):
-                totals, names, n_steps = _run_epoch(
-                    network, forward, optimizer, objective, augmentations, X, radius, lam, schedule,
-                    generator, parallel, assignments,
-                )
-                values = (parallel.average(totals) / n_steps).tolist()
-                changed = assignments.changed_fraction(parallel)
-                if not all(map(_finite, values)):
-                    result.stop_reason = "diverged"
-                    break
-                snapshot = _snapshot(network)
-                result.n_updates += n_steps
-                _record(result, names, values, changed)
-                if on_epoch is not None:
-                    parts = dict(zip(names[1:], values[1:]))
-                    on_epoch(epoch, values[0], parts, changed, time.perf_counter() - started)
-                quiet_epochs = quiet_epochs + 1 if _within(changed, schedule.tol) else 0
-                if quiet_epochs >= schedule.n_iter_no_change:
-                    result.stop_reason = "converged"
-                    break
-        except KeyboardInterrupt:
-            result.stop_reason = "interrupted"
+    try:
+        for epoch in range(1, schedule.max_epochs + 1):
+            totals, names, n_steps = _run_epoch(step, rows, schedule, assignments)
+            values = (comm.average(totals) / n_steps).tolist()
+            changed = assignments.changed_fraction(comm)
+            if not all(map(_finite, values)):
+                result.stop_reason = "diverged"
+                break
+            snapshot = _snapshot(network)
+            result.n_updates += n_steps
+            _record(result, names, values, changed)
+            if on_epoch is not None:
+                parts = dict(zip(names[1:], values[1:]))
+                on_epoch(epoch, values[0], parts, changed, time.perf_counter() - started)
+            quiet_epochs = quiet_epochs + 1 if _within(changed, schedule.tol) else 0
+            if quiet_epochs >= schedule.n_iter_no_change:
+                result.stop_reason = "converged"
+                break
+    except KeyboardInterrupt:
+        result.stop_reason = "interrupted"
     network.load_state_dict(snapshot)
     network.eval()
     if result.stop_reason in ("converged", "max_epochs"):
@@ -175,8 +163,8 @@ class _Assignments:
         self.counts += torch.stack([((new != old) & known).sum(), known.sum()]).to(self.counts.dtype)
         self.latest[index] = new
 
-    def changed_fraction(self, parallel):
-        changed, compared = parallel.average(self.counts).tolist()
+    def changed_fraction(self, comm):
+        changed, compared = comm.average(self.counts).tolist()
         self.counts.zero_()
         return changed / compared if compared else float("nan")
 
@@ -185,41 +173,61 @@ def _within(changed, tol):
     return tol is not None and changed == changed and changed <= tol
 
 
-def _run_epoch(
-    network, forward, optimizer, objective, augmentations, X, radius, lam, schedule, generator,
-    parallel, assignments,
-):
-    n, batch_size = len(X), schedule.batch_size
+def _run_epoch(step, rows, schedule, assignments):
+    n, batch_size = len(rows), schedule.batch_size
     totals, n_steps = None, 0
     for _ in range(schedule.passes_per_epoch):
-        permutation = torch.randperm(n, generator=generator, device=X.device)
+        permutation = torch.randperm(n, generator=step.generator, device=rows.device)
         # The same permutation where the row source gathers (a host copy for host rows).
-        order = X.order(permutation)
+        order = rows.order(permutation)
         for start in range(0, n - batch_size + 1, batch_size):
-            index = parallel.local_rows(permutation[start : start + batch_size])
-            x = X.rows(parallel.local_rows(order[start : start + batch_size]))
-            loss, parts, logits = _loss(
-                network, forward, objective, augmentations, x, radius[index], lam, generator
-            )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            parallel.reduce_gradients(network.parameters())
-            optimizer.step()
+            index = step.comm.local_rows(permutation[start : start + batch_size])
+            x = rows.rows(step.comm.local_rows(order[start : start + batch_size]))
+            values, names, logits = step(x, index)
             assignments.update(index, logits)
-            step = torch.stack([loss.detach(), *(v.detach() for v in parts.values())])
-            totals = step if totals is None else totals + step
+            totals = values if totals is None else totals + values
             n_steps += 1
-    return totals, ["loss", *parts], n_steps
+    return totals, names, n_steps
 
 
-def _loss(network, forward, objective, augmentations, x, radius, lam, generator):
-    logits = network(x)
+class _Step:
+    """One Adam update of a plan's loss on a minibatch, with the communicator's reductions."""
+
+    def __init__(self, plan, network, optimizer, generator, comm):
+        self.plan, self.network, self.optimizer = plan, network, optimizer
+        self.generator, self.comm = generator, comm
+        self.transform_generator = comm.transform_generator(generator)
+
+    def __call__(self, x, index):
+        """Update on rows ``x`` (sample indices ``index``); their loss values, names and logits."""
+        loss, parts, logits = _loss(
+            self.plan, self.network, x, index, generator=self.generator, comm=self.comm,
+            transform_generator=self.transform_generator,
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.comm.reduce_gradients(self.network.parameters())
+        self.optimizer.step()
+        values = torch.stack([loss.detach(), *(v.detach() for v in parts.values())])
+        return values, ["loss", *parts], logits
+
+
+def _loss(plan, network, x, index, *, generator, comm, transform_generator=None):
+    """The IMSAT loss of the minibatch ``x`` (sample indices ``index``), its parts and logits."""
+    logits = network(x, batch_norm=comm.batch_norm)
     target = logits.detach()
+    # SAT passes normalise with their own batch but leave the running statistics alone.
+    forward = partial(network, update_stats=False, batch_norm=comm.batch_norm)
+    radius = plan.radius[index]
     sat = sum(
-        aug(forward, x, target, radius, objective.sat_divergence, generator) for aug in augmentations
+        aug(
+            forward, x, target, radius, plan.objective.sat_divergence, generator,
+            directions=comm.directions, transform_generator=transform_generator,
+        )
+        for aug in plan.augmentations
     )
-    information, parts = objective.information_loss(logits)
-    return sat + lam * information, {"R_SAT": sat, **parts}, target
+    information, parts = plan.objective.information_loss(logits, reduce_mean=comm.reduce_mean)
+    return sat + plan.lam * information, {"R_SAT": sat, **parts}, target
 
 
 def _snapshot(network):

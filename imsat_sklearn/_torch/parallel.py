@@ -1,25 +1,26 @@
-"""Data parallelism: how one training run is split over processes.
+"""Communicators: what differs when one training run is split over processes.
 
-The trainer and the estimators' fit driver take a *parallel* object that says
-what differs when a run is split over processes. :class:`SingleProcess`, the
-default, changes nothing. :class:`DataParallel` splits every minibatch over
-the processes of a ``torch.distributed`` group so that the run computes the
-objective of one process training on the whole minibatch:
+The trainer takes a communicator, passed in explicitly. :class:`SingleProcess`,
+for one process, exchanges nothing. :class:`DataParallel` splits every
+minibatch over the processes of a ``torch.distributed`` group so that the
+run computes the objective of one process training on the whole minibatch:
 
 - each process takes its contiguous slice of every minibatch of the shared
   permutation (all processes draw the same permutations from generators
   seeded alike, as ``DistributedSampler`` does), so every process holds all of X;
-- the batch means of the information term (H(Y); the bit marginals and
-  pairwise joints of hashing) and the BatchNorm statistics are all-reduced
-  with an autograd-aware all-reduce, so gradients flow across processes;
-- the random directions of VAT and RPT are drawn for the whole minibatch on
-  every process and cut to this process's rows: the same numbers one process
-  draws; transform augmentations draw from a per-process generator instead;
+- ``reduce_mean``, handed to the objective, all-reduces the batch means of
+  the information term (H(Y); the bit marginals and pairwise joints of
+  hashing) and ``batch_norm``, handed to the network, the BatchNorm
+  statistics, with an autograd-aware all-reduce, so gradients flow across
+  processes;
+- ``directions``, handed to VAT and RPT, draws the random directions for the
+  whole minibatch on every process and cuts them to this process's rows:
+  the same numbers one process draws; transform augmentations draw from the
+  per-process generator of ``transform_generator`` instead;
 - gradients are averaged over processes before every Adam step, which keeps
   the parameters identical everywhere, and epoch losses are averaged;
-- the k-NN radius is computed exactly, each process doing its share of rows;
-- each process draws its rows from a row source (see ``data``), after
-  ``local_rows`` has picked its share of the minibatch's indices.
+- ``sum`` adds up the shares of the k-NN radius each process computes (see
+  ``imsat_sklearn._radius``).
 
 The gradient averaging is what ``DistributedDataParallel`` does; it is done
 by hand because self-augmented training runs several forward passes per
@@ -27,14 +28,11 @@ update (VAT's power iteration differentiates through one of them), which the
 wrapper's once-per-forward bookkeeping does not expect.
 """
 
-from contextlib import contextmanager, nullcontext
-
 import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 
-from .radius import kth_neighbor_distance
-from .sat import RPT, VAT, TransformPenalty, _unit_rows
+from .sat import random_direction, unit_rows
 
 
 class SingleProcess:
@@ -61,18 +59,20 @@ class SingleProcess:
         """Sum of ``tensor`` over processes (no gradient)."""
         return tensor
 
-    def synchronized(self, network, objective, augmentations, generator):
-        """Context in which the components compute whole-minibatch quantities."""
-        return nullcontext()
+    @staticmethod
+    def reduce_mean(mean):
+        """Mean over the whole minibatch from this process's mean; differentiable."""
+        return mean
 
-    def kth_neighbor_distance(self, X, k, method=kth_neighbor_distance):
-        """k-NN distances of every row of ``X`` by ``method(X, k, rows=None)``.
+    # F.batch_norm's signature: the network normalises with it.
+    batch_norm = staticmethod(F.batch_norm)
 
-        ``method`` is :func:`kth_neighbor_distance` or a function of the same
-        signature, e.g. :func:`~.radius.kth_neighbor_distance_streamed` with
-        its ``device`` bound for an X in host memory.
-        """
-        return method(X, k)
+    # Random unit directions of VAT and RPT, ``directions(x, generator)``.
+    directions = staticmethod(random_direction)
+
+    def transform_generator(self, generator):
+        """The generator transform augmentations draw from in a run seeded by ``generator``."""
+        return generator
 
 
 class DataParallel(SingleProcess):
@@ -121,11 +121,8 @@ class DataParallel(SingleProcess):
         return total
 
     def reduce_mean(self, mean):
-        """Mean over the whole minibatch from this process's mean; differentiable.
-
-        Every process holds the same number of rows, so the global mean is the
-        mean of the processes' means.
-        """
+        # Every process holds the same number of rows, so the global mean is the
+        # mean of the processes' means.
         return _AllReduceSum.apply(mean, self.group) / self.world_size
 
     def batch_norm(self, x, running_mean, running_var, weight, bias, training=False, momentum=0.1, eps=1e-5):
@@ -149,44 +146,12 @@ class DataParallel(SingleProcess):
         noise = torch.randn(
             (n * self.world_size, *x.shape[1:]), generator=generator, device=x.device, dtype=x.dtype
         )
-        return _unit_rows(noise[self.rank * n : (self.rank + 1) * n])
+        return unit_rows(noise[self.rank * n : (self.rank + 1) * n])
 
-    @contextmanager
-    def synchronized(self, network, objective, augmentations, generator):
-        hooks = [(network, "batch_norm", self.batch_norm), (objective, "reduce_mean", self.reduce_mean)]
-        for augmentation in augmentations:
-            if isinstance(augmentation, (VAT, RPT)):
-                hooks.append((augmentation, "directions", self.directions))
-            elif isinstance(augmentation, TransformPenalty):
-                # Shared draws would give row i of every process the same transform.
-                own = torch.Generator(device=generator.device)
-                own.manual_seed(generator.initial_seed() + 1 + self.rank)
-                hooks.append((augmentation, "generator", own))
-        saved = [(owner, name, owner.__dict__.get(name, _UNSET)) for owner, name, _ in hooks]
-        for owner, name, value in hooks:
-            setattr(owner, name, value)
-        try:
-            yield
-        finally:
-            for owner, name, value in saved:
-                if value is _UNSET:
-                    delattr(owner, name)
-                else:
-                    setattr(owner, name, value)
-
-    def kth_neighbor_distance(self, X, k, method=kth_neighbor_distance):
-        """Exact k-NN distances of all rows; each process computes a share of the rows."""
-        rows = torch.arange(X.shape[0], device=X.device).tensor_split(self.world_size)[self.rank]
-        share = method(X, k, rows=rows)
-        # On the device ``method`` computed on, which the all-reduce backend supports.
-        distances = torch.zeros(X.shape[0], dtype=share.dtype, device=share.device)
-        distances[rows.to(share.device)] = share
-        # Each row is non-zero on at most one process, so the sum is exact.
-        dist.all_reduce(distances, group=self.group)
-        return distances
-
-
-_UNSET = object()
+    def transform_generator(self, generator):
+        # Shared draws would give row i of every process the same transform.
+        own = torch.Generator(device=generator.device)
+        return own.manual_seed(generator.initial_seed() + 1 + self.rank)
 
 
 class _AllReduceSum(torch.autograd.Function):
