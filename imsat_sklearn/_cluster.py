@@ -8,10 +8,12 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, Transfor
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseIMSAT
+from ._docstrings import compose, documented
 from ._device import batched_outputs
 from ._torch.objectives import ClusteringObjective
 
 
+@compose
 class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseIMSAT):
     """Clustering with IMSAT (Information Maximizing Self-Augmented Training).
 
@@ -42,8 +44,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         128); e.g. (128, 128) for 1,797 digits, (500, 500) for 10,000
         MNIST images. A smaller network costs much less per update on small
         data and was as accurate there (see the user guide, "Parameters").
-    lam : float, default=0.1
-        Weight (>= 0) of the information term relative to the SAT penalty.
+    ${lam}
     mu : float, default=4.0
         Weight (>= 0) of the marginal term against H(Y|X); larger values push
         the cluster sizes harder towards equal sizes (or towards ``prior``).
@@ -65,27 +66,17 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         e.g. ``['vat', RandomAffine((21, 21))]``. Callables must be
         picklable and deep-copyable for pickling and ``clone``: use class
         instances, not lambdas.
-    xi : float, default=10.0
-        Length (> 0, in units of X) of the finite-difference step of the VAT
-        power iteration.
-    eps : float or None, default=None
-        Perturbation radius (>= 0, in units of X). ``None`` gives each sample
-        its own radius ``eps_scale`` times its distance to its
-        ``n_neighbors``-th nearest other training sample.
+    ${xi_eps}
     n_neighbors : int, default=10
         Which nearest neighbour (>= 1) sets the radius when ``eps=None``.
         Clipped to ``n_samples - 1`` with a warning. The paper states the
         10th neighbour; the authors' code used the 11th (an off-by-one). We
         use ``n_neighbors`` exactly as given, so ``n_neighbors=11``
         reproduces the authors' code.
-    eps_scale : float, default=0.25
-        Multiplier (>= 0) of the k-NN distance giving the radius.
+    ${eps_scale}
     batch_size : int, default=250
         Minibatch size (>= 1). Clipped to ``n_samples`` with a warning.
-    max_iter : int, default=200
-        Maximum number of epochs (>= 1), a hard cap. An epoch is one
-        shuffled pass of full minibatches (``n_samples // batch_size``
-        updates). Training usually stops earlier, see ``tol``.
+    ${max_iter}
     tol : float or None, default=0.01
         Stopping tolerance in [0, 1]. After every epoch, the fraction of the
         samples visited whose cluster (the argmax of the network's output
@@ -95,20 +86,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         stops, as KMeans stops when its labels settle. The test uses the
         outputs that training computes anyway and costs nothing. ``None``
         always runs ``max_iter`` epochs (the paper's fixed schedule).
-    n_iter_no_change : int, default=10
-        Number of consecutive epochs (>= 1) within ``tol`` that count as
-        converged.
-    min_updates : int, default="deprecated"
-        Deprecated in 0.1, removed in 0.3: ``max_iter`` is now a hard cap
-        and training stops on ``tol``. When set, each epoch makes
-        ``ceil(min_updates / (max_iter * (n_samples // batch_size)))``
-        passes, as before, with a FutureWarning.
-    learning_rate : float, default=0.002
-        Adam step size (> 0).
-    device : str, default='auto'
-        Torch device for training and prediction: 'auto' (CUDA when
-        available, else CPU), 'cpu', 'cuda' or 'cuda:N'. It may be changed
-        with ``set_params`` after fitting to predict elsewhere.
+    ${n_iter_no_change_to_device}
     n_init : int, default=1
         Number of trainings (>= 1) from different random initialisations;
         the one with the highest mutual information estimate (``score``) on
@@ -118,60 +96,24 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         0.046 to 0.013 on a 10,000-image MNIST subset; with the stopping
         rule, the information of the converged runs did not rank them by
         accuracy on digits, so the default trains once.
-    warm_start : bool, default=False
-        When True and the estimator is fitted, ``fit`` continues training
-        the current network for ``max_iter`` more epochs (with a fresh Adam
-        state) instead of starting over; ``n_init`` is then ignored,
-        ``n_iter_`` and ``loss_curve_`` continue.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, minibatch order and perturbations
-        through per-fit torch generators; the global torch and numpy random
-        states are neither used nor changed. An int gives bit-identical
-        results on the CPU.
-    verbose : int, default=0
-        With ``verbose >= 1``, prints one line per epoch: loss, its parts
-        and elapsed seconds.
+    ${warm_start_random_state_verbose}
 
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,), dtype int64
         Cluster of each training sample (argmax of ``predict_proba``).
-    n_iter_ : int
-        Number of epochs run: fewer than ``max_iter`` when training
-        converged (see ``tol``). A ConvergenceWarning says when ``max_iter``
-        came first.
-    loss_curve_ : list of float
-        Mean minibatch loss of each epoch.
+    ${n_iter_loss_curve}
     loss_parts_ : dict of str -> ndarray of shape (`n_iter_`,)
         Per-epoch means of 'R_SAT', 'H(Y|X)' and 'H(Y)' (nats).
     network_ : torch.nn.Module
         The trained network (its head gives the logits).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X is a DataFrame with string
-        column names.
+    ${features_in}
 
     See Also
     --------
     sklearn.cluster.KMeans : Centroid-based clustering.
 
-    Notes
-    -----
-    With ``random_state`` fixed, fits on the CPU are bit-identical. On CUDA,
-    some kernels are not deterministic, so results can differ in the last
-    bits between runs.
-
-    X may be a scipy sparse matrix or array of any format (converted to CSR
-    without modifying the caller's object): it is never densified whole.
-    Training densifies one minibatch at a time on the training device and
-    prediction one batch of rows at a time, so memory stays near the size
-    of the sparse matrix plus the model. The k-NN radius of sparse data
-    comes from scikit-learn's sparse brute-force neighbour search; sparse
-    and dense input of the same data give the same fit. Dense float32
-    C-contiguous input on the CPU, memory maps included, is used in place;
-    dense input too large for the GPU's free memory stays in host memory
-    and is copied to the GPU one minibatch at a time.
+    ${notes}
 
     References
     ----------
@@ -288,7 +230,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         probs = batched_outputs(network, ClusteringObjective.output, X, device)
         return {"labels_": probs.argmax(axis=1).astype(np.int64)}
 
-    def fit(self, X, y=None):
+    fit = documented(
+        BaseIMSAT.fit,
         """Train the network on ``X``.
 
         Parameters
@@ -320,30 +263,18 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             If an ``augmentation`` entry is neither 'vat', 'rpt' nor a
             callable instance, or a callable returns something other than
             a tensor of the input's dtype.
-        """
-        return super().fit(X, y)
+        """,
+    )
 
-    def partial_fit(self, X, y=None):
+    partial_fit = documented(
+        BaseIMSAT.partial_fit,
         """Update the network with one pass of minibatches over the chunk ``X``.
 
-        For data streamed in chunks (for example larger than memory), as
-        ``MiniBatchKMeans.partial_fit``: each call makes
-        ``n_samples // batch_size`` Adam updates on a fresh shuffle of ``X``
-        (one update on all of ``X`` when it is smaller than ``batch_size``);
-        the rows after the last full minibatch are left out of that pass.
-        The first call on an unfitted estimator initialises the network from
-        ``random_state``; later calls continue the network, the Adam state
-        and the random stream, also after pickling. Each call adds one entry
-        to ``loss_curve_`` and ``loss_parts_`` and one to ``n_iter_``;
-        ``labels_`` become those of ``X``. ``max_iter``, ``tol``, ``n_iter_no_change``,
-        ``n_init`` and ``warm_start`` do not apply; ``fit`` starts over.
+        ${partial_fit_stream}
+        ``labels_`` become those of ``X``.
+        ${partial_fit_not_applying}
 
-        The perturbation radius comes from the chunk: with ``eps=None`` each
-        sample's radius is ``eps_scale`` times the distance to its
-        ``n_neighbors``-th nearest other sample *of the chunk* (larger than
-        within the whole data set, more so for small chunks); a fixed
-        ``eps`` gives every chunk the same radius with no neighbour search.
-        See the "Scaling out" page of the user guide for measured accuracy.
+        ${partial_fit_radius}
 
         Parameters
         ----------
@@ -361,19 +292,16 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Raises
         ------
-        ValueError
-            As :meth:`fit`; also if ``X`` does not have the number of
-            features of the earlier chunks (or of the data of ``fit``).
-        """
-        return super().partial_fit(X, y)
+        ${partial_fit_raises}
+        """,
+    )
 
     def predict_proba(self, X):
         """Cluster membership probabilities p(y|x).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples with the features seen in fit.
+        ${samples_seen_in_fit}
 
         Returns
         -------
@@ -382,10 +310,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Raises
         ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If X holds NaN or inf or has the wrong number of features.
+        ${prediction_raises}
         """
         return self._outputs(X)
 
@@ -394,8 +319,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples with the features seen in fit.
+        ${samples_seen_in_fit}
 
         Returns
         -------
@@ -404,10 +328,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Raises
         ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If X holds NaN or inf or has the wrong number of features.
+        ${prediction_raises}
         """
         return self.predict_proba(X).argmax(axis=1).astype(np.int64)
 
@@ -416,8 +337,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples with the features seen in fit.
+        ${samples_seen_in_fit}
 
         Returns
         -------
@@ -426,10 +346,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Raises
         ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If X holds NaN or inf or has the wrong number of features.
+        ${prediction_raises}
         """
         return self.predict_proba(X)
 
@@ -442,8 +359,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples with the features seen in fit.
+        ${samples_seen_in_fit}
         y : None
             Ignored.
 
@@ -454,10 +370,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
         Raises
         ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If X holds NaN or inf or has the wrong number of features.
+        ${prediction_raises}
         """
         return super().score(X, y)
 

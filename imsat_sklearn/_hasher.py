@@ -7,9 +7,11 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseIMSAT
+from ._docstrings import compose, documented
 from ._torch.objectives import HashingObjective
 
 
+@compose
 class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     """Hash learning with IMSAT (Information Maximizing Self-Augmented Training).
 
@@ -37,8 +39,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         Widths of the hidden layers; each is Linear -> BatchNorm1d
         (eps=2e-5, momentum=0.1) -> ReLU. The default is the authors'
         hashing network. ``()`` gives a linear map followed by the sigmoids.
-    lam : float, default=0.1
-        Weight (>= 0) of the information term relative to the SAT penalty.
+    ${lam}
     augmentation : {'vat', 'rpt'}, callable or list, default='vat'
         Self-augmentation, i.e. the invariance to impose. 'vat' uses the
         virtual adversarial perturbation (one power iteration), 'rpt' a
@@ -51,28 +52,18 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         :mod:`imsat_sklearn.augment`. A list of these sums their penalties.
         Callables must be picklable and deep-copyable for pickling and
         ``clone``: use class instances, not lambdas.
-    xi : float, default=10.0
-        Length (> 0, in units of X) of the finite-difference step of the VAT
-        power iteration.
-    eps : float or None, default=None
-        Perturbation radius (>= 0, in units of X). ``None`` gives each sample
-        its own radius ``eps_scale`` times its distance to its
-        ``n_neighbors``-th nearest other training sample.
+    ${xi_eps}
     n_neighbors : int, default=10
         Which nearest neighbour (>= 1) sets the radius when ``eps=None``.
         Clipped to ``n_samples - 1`` with a warning. As for
         :class:`IMSATClusterer`, ``n_neighbors=11`` reproduces the authors'
         code, which used the 11th neighbour where the paper states the 10th.
-    eps_scale : float, default=0.25
-        Multiplier (>= 0) of the k-NN distance giving the radius.
+    ${eps_scale}
     batch_size : int, default=250
         Minibatch size (>= 1). Clipped to ``n_samples`` with a warning. The
         marginal and pairwise terms are estimated on each minibatch, so very
         small batches give noisy estimates of them.
-    max_iter : int, default=200
-        Maximum number of epochs (>= 1), a hard cap. An epoch is one
-        shuffled pass of full minibatches (``n_samples // batch_size``
-        updates). Training usually stops earlier, see ``tol``.
+    ${max_iter}
     tol : float or None, default=0.01
         Stopping tolerance in [0, 1]. After every epoch, the fraction of the
         code bits of the samples visited that changed since their previous
@@ -81,57 +72,23 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         ``n_iter_no_change`` epochs in a row, training has converged and
         stops. The test costs nothing. ``None`` always runs ``max_iter``
         epochs (the paper's fixed schedule).
-    n_iter_no_change : int, default=10
-        Number of consecutive epochs (>= 1) within ``tol`` that count as
-        converged.
-    min_updates : int, default="deprecated"
-        Deprecated in 0.1, removed in 0.3: ``max_iter`` is now a hard cap
-        and training stops on ``tol``. When set, each epoch makes
-        ``ceil(min_updates / (max_iter * (n_samples // batch_size)))``
-        passes, as before, with a FutureWarning.
-    learning_rate : float, default=0.002
-        Adam step size (> 0).
-    device : str, default='auto'
-        Torch device for training and prediction: 'auto' (CUDA when
-        available, else CPU), 'cpu', 'cuda' or 'cuda:N'. It may be changed
-        with ``set_params`` after fitting to predict elsewhere.
+    ${n_iter_no_change_to_device}
     n_init : int, default=1
         Number of trainings (>= 1) from different random initialisations;
         the one with the highest information estimate (``score``) on the
         training data is kept (no labels). Cost grows linearly. The default
         stays 1 for hashing: its stability over seeds has not been measured.
-    warm_start : bool, default=False
-        When True and the estimator is fitted, ``fit`` continues training
-        the current network for ``max_iter`` more epochs (with a fresh Adam
-        state) instead of starting over; ``n_init`` is then ignored,
-        ``n_iter_`` and ``loss_curve_`` continue.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weight initialisation, minibatch order and perturbations
-        through per-fit torch generators; the global torch and numpy random
-        states are neither used nor changed. An int gives bit-identical
-        results on the CPU.
-    verbose : int, default=0
-        With ``verbose >= 1``, prints one line per epoch: loss, its parts
-        and elapsed seconds.
+    ${warm_start_random_state_verbose}
 
     Attributes
     ----------
-    n_iter_ : int
-        Number of epochs run: fewer than ``max_iter`` when training
-        converged (see ``tol``). A ConvergenceWarning says when ``max_iter``
-        came first.
-    loss_curve_ : list of float
-        Mean minibatch loss of each epoch.
+    ${n_iter_loss_curve}
     loss_parts_ : dict of str -> ndarray of shape (`n_iter_`,)
         Per-epoch means of 'R_SAT', 'H(Y|X)', 'sum H(Y_m)' and
         'sum I(Y_m;Y_l)' (nats).
     network_ : torch.nn.Module
         The trained network (its head gives the logits of the bits).
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X is a DataFrame with string
-        column names.
+    ${features_in}
 
     See Also
     --------
@@ -139,22 +96,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     imsat_sklearn.metrics.hamming_ranking_map : Retrieval mAP of codes.
     imsat_sklearn.hashing.hamming_search : Nearest codes in Hamming distance.
 
-    Notes
-    -----
-    With ``random_state`` fixed, fits on the CPU are bit-identical. On CUDA,
-    some kernels are not deterministic, so results can differ in the last
-    bits between runs.
-
-    X may be a scipy sparse matrix or array of any format (converted to CSR
-    without modifying the caller's object): it is never densified whole.
-    Training densifies one minibatch at a time on the training device and
-    prediction one batch of rows at a time, so memory stays near the size
-    of the sparse matrix plus the model. The k-NN radius of sparse data
-    comes from scikit-learn's sparse brute-force neighbour search; sparse
-    and dense input of the same data give the same fit. Dense float32
-    C-contiguous input on the CPU, memory maps included, is used in place;
-    dense input too large for the GPU's free memory stays in host memory
-    and is copied to the GPU one minibatch at a time.
+    ${notes}
 
     References
     ----------
@@ -233,7 +175,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     def _build_objective(self, device):
         return HashingObjective()
 
-    def fit(self, X, y=None):
+    fit = documented(
+        BaseIMSAT.fit,
         """Train the network on ``X``.
 
         Parameters
@@ -258,30 +201,17 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
             samples; if a parameter is out of range (e.g. ``n_bits < 1``); if
             ``device`` names an unavailable device; if training diverges in
             its first epoch.
-        """
-        return super().fit(X, y)
+        """,
+    )
 
-    def partial_fit(self, X, y=None):
+    partial_fit = documented(
+        BaseIMSAT.partial_fit,
         """Update the network with one pass of minibatches over the chunk ``X``.
 
-        For data streamed in chunks (for example larger than memory), as
-        ``MiniBatchKMeans.partial_fit``: each call makes
-        ``n_samples // batch_size`` Adam updates on a fresh shuffle of ``X``
-        (one update on all of ``X`` when it is smaller than ``batch_size``);
-        the rows after the last full minibatch are left out of that pass.
-        The first call on an unfitted estimator initialises the network from
-        ``random_state``; later calls continue the network, the Adam state
-        and the random stream, also after pickling. Each call adds one entry
-        to ``loss_curve_`` and ``loss_parts_`` and one to ``n_iter_``.
-        ``max_iter``, ``tol``, ``n_iter_no_change``, ``n_init`` and ``warm_start`` do not
-        apply; ``fit`` starts over.
+        ${partial_fit_stream}
+        ${partial_fit_not_applying}
 
-        The perturbation radius comes from the chunk: with ``eps=None`` each
-        sample's radius is ``eps_scale`` times the distance to its
-        ``n_neighbors``-th nearest other sample *of the chunk* (larger than
-        within the whole data set, more so for small chunks); a fixed
-        ``eps`` gives every chunk the same radius with no neighbour search.
-        See the "Scaling out" page of the user guide for measured accuracy.
+        ${partial_fit_radius}
 
         Parameters
         ----------
@@ -298,19 +228,16 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
 
         Raises
         ------
-        ValueError
-            As :meth:`fit`; also if ``X`` does not have the number of
-            features of the earlier chunks (or of the data of ``fit``).
-        """
-        return super().partial_fit(X, y)
+        ${partial_fit_raises}
+        """,
+    )
 
     def predict_proba(self, X):
         """Bit probabilities p(y_m = 1 | x).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples with the features seen in fit.
+        ${samples_seen_in_fit}
 
         Returns
         -------
@@ -320,10 +247,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
 
         Raises
         ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If X holds NaN or inf or has the wrong number of features.
+        ${prediction_raises}
         """
         return self._outputs(X)
 
@@ -332,8 +256,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples with the features seen in fit.
+        ${samples_seen_in_fit}
 
         Returns
         -------
@@ -344,10 +267,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
 
         Raises
         ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If X holds NaN or inf or has the wrong number of features.
+        ${prediction_raises}
         """
         return (self.predict_proba(X) > 0.5).astype(np.uint8)
 
@@ -363,8 +283,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples with the features seen in fit.
+        ${samples_seen_in_fit}
         y : None
             Ignored.
 
@@ -375,10 +294,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
 
         Raises
         ------
-        sklearn.exceptions.NotFittedError
-            If the estimator is not fitted.
-        ValueError
-            If X holds NaN or inf or has the wrong number of features.
+        ${prediction_raises}
         """
         return super().score(X, y)
 
