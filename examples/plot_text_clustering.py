@@ -55,13 +55,16 @@ print(
 # -------
 # The rows of X have unit length, so distances between posts are small; the
 # VAT radius adapts to that, as it is a quarter of each post's distance to
-# its 10th nearest neighbour (see :ref:`vat-radius`).
+# its 10th nearest neighbour (see :ref:`vat-radius`). The network keeps its
+# default size (two layers of 200 units for 4,000 posts); the schedule is
+# fixed at 60 epochs (``max_iter=60`` with ``tol=None``; 16 updates an
+# epoch). On the posts more than 1 % of the assignments still changed every
+# epoch, so the default stopping rule ran to its 200-epoch cap and warned
+# (over three minutes on one CPU thread, accuracy 0.37 with seed 1). With
+# the 60 epochs below, IMSAT reached 0.39 on the 4,000 posts against
+# K-means' 0.28 (one seed); on the digits fallback, 0.62 against 0.78.
 model = IMSATClusterer(
-    n_clusters=n_clusters,
-    hidden_layer_sizes=(256,),
-    max_iter=10,
-    n_init=1,
-    random_state=0,
+    n_clusters=n_clusters, max_iter=60, tol=None, random_state=0
 )
 labels = model.fit_predict(X)
 kmeans_labels = KMeans(n_clusters, n_init=3, random_state=0).fit_predict(X)
@@ -75,10 +78,12 @@ print(f"K-means ACC {clustering_accuracy(y, kmeans_labels):.3f}")
 # their mean over all posts the most (so that words every post has, such as
 # "subject" or "edu", do not crowd the list), and in the title the newsgroup
 # most of its posts come from, with their share. The clusters are sorted by
-# that share. Most clusters are recognisable topics. The loader keeps the
-# posts' headers, as the paper's setting does, so a few clusters gather the
-# posts of one site (a university's domain name) rather than one topic:
-# IMSAT finds whatever structure the features hold, wanted or not.
+# that share. In our run on the posts about half of the clusters were
+# recognisable topics (the Middle East, cryptography, space, guns, hockey,
+# Windows, ...). The loader keeps the posts' headers, as the paper's setting
+# does, so several clusters gathered the posts of one site (a university's
+# domain name, such as cwru and ohio, or duke and gatech) rather than one
+# topic: IMSAT finds whatever structure the features hold, wanted or not.
 counts = np.zeros((n_clusters, n_clusters), dtype=int)  # [class, cluster]
 np.add.at(counts, (y, labels), 1)
 majority = counts.argmax(axis=0)

@@ -20,6 +20,12 @@ derivation.
 # %%
 # Fit on the digits
 # -----------------
+# The defaults stop training once the clusters settle, after a number of
+# epochs that depends on the seed (with one CPU thread, 71 to 179 epochs for
+# seeds 1 to 9 of the digits; seed 0 reached the 200-epoch cap). To show the
+# curves over one fixed span we switch the stopping rule off with
+# ``tol=None`` and run ``max_iter=100`` epochs, 7 updates each (minibatches
+# of 250). The network keeps its default size.
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
@@ -31,11 +37,7 @@ X, y = load_digits(return_X_y=True)
 X = X / 16.0
 
 model = IMSATClusterer(
-    n_clusters=10,
-    hidden_layer_sizes=(256, 256),
-    max_iter=30,
-    n_init=1,
-    random_state=0,
+    n_clusters=10, max_iter=100, tol=None, random_state=1
 ).fit(X)
 print(
     f"{model.n_iter_} epochs, ACC {clustering_accuracy(y, model.labels_):.3f}"
@@ -56,14 +58,17 @@ print(f"largest difference: {np.max(np.abs(rebuilt - model.loss_curve_)):.1e}")
 # %%
 # Plot the curves
 # ---------------
-# At the start the network is unsure of every sample (high :math:`H(Y|X)`),
-# so the information term dominates the loss. Within a few epochs the
-# predictions become confident while :math:`H(Y)` stays at its maximum
-# :math:`\log 10` (ten equal clusters), so the mutual information
-# :math:`I(X;Y) = H(Y) - H(Y|X)` reaches :math:`\log 10` too. The VAT penalty
-# peaks while the clusters form, as sharper predictions are easier to move,
-# then falls as the network learns to keep them stable within the
-# perturbation radius. ``lam`` sets the exchange rate between the two.
+# At the start the network is unsure of every sample (:math:`H(Y|X)` is
+# 2.30, that is :math:`\log 10`, in the first epoch), so the information
+# term dominates the loss. Over the epochs the predictions become confident
+# (:math:`H(Y|X)` is 0.57 after 30 epochs, 0.14 after 60 and 0.01 after
+# 100) while :math:`H(Y)` stays close to its maximum :math:`\log 10` (about
+# 2.26 from epoch 10 on: nearly equal clusters), so the mutual information
+# :math:`I(X;Y) = H(Y) - H(Y|X)` climbs to 2.25. The VAT penalty peaks while
+# the clusters form (0.051 at epoch 17 in this run), as sharper predictions
+# are easier to move, then falls (to 0.015 in the last epoch) as the network
+# learns to keep them stable within the perturbation radius.
+# ``lam`` sets the exchange rate between the two.
 epochs = np.arange(1, model.n_iter_ + 1)
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.8), layout="constrained")
 
@@ -101,15 +106,15 @@ plt.show()
 # conditional entropy of the code, the summed entropies of the bits (at most
 # :math:`M \log 2`, reached when every bit splits the data in half) and the
 # summed mutual information between pairs of bits, which the loss adds as a
-# penalty so that the bits carry different information. The bits become
-# balanced and certain within a few epochs, but the pairwise term does not
-# fall to 0: 16 balanced bits that are sure about every image cannot all be
-# independent on data made of ten main groups.
+# penalty so that the bits carry different information. The same fixed
+# 100 epochs: the bits stay balanced throughout (their entropies sum to
+# about 10.9 nats) and become certain within about 40 epochs
+# (:math:`H(Y|X)` falls from 10.7 to 0.5), but the pairwise term does not
+# fall to 0: it rises to about 6 nats and stays there, as 16 balanced bits
+# that are sure about every image cannot all be independent on data made of
+# ten main groups.
 hasher = IMSATHasher(
-    n_bits=16,
-    hidden_layer_sizes=(256,),
-    max_iter=30,
-    random_state=0,
+    n_bits=16, max_iter=100, tol=None, random_state=0
 ).fit(X)
 
 fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
