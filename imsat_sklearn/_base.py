@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import batched_outputs, prediction_device
-from ._plan import check_hidden_layer_sizes, make_plan, random_state_of
+from ._plan import make_plan, random_state_of
 from ._torch.parallel import SingleProcess
 from ._torch.network import build_network, empty_network
 from ._torch.trainer import train
@@ -54,15 +54,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     }
 
     @abstractmethod
-    def _n_outputs(self):
-        """Width of the network's head."""
-
-    @abstractmethod
     def _build_objective(self, device):
         """The torch objective of this task, its parameters checked, on ``device``."""
-
-    def _check_data_size(self, X):
-        """Task-specific checks of the training data (e.g. n_samples >= n_clusters)."""
 
     def _fitted_extras(self, network, X, device):
         """Fitted attributes computed on the validated training data (labels_)."""
@@ -134,32 +127,6 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 fitted["feature_names_in_"] = plan.feature_names
         for name, value in fitted.items():
             setattr(self, name, value)
-
-    def _check_architecture(self, method):
-        """The fitted network must match the parameters that shape it before training goes on."""
-        fitted = self.network_.architecture
-        if isinstance(self.hidden_layer_sizes, str):
-            # "auto" sized the network from the first fit's data: it has no size of its own.
-            expected_sizes = tuple(fitted["hidden_layer_sizes"])
-        else:
-            expected_sizes = check_hidden_layer_sizes(self.hidden_layer_sizes)
-        expected = {
-            "hidden_layer_sizes": expected_sizes,
-            self._n_outputs_param: self._n_outputs(),
-        }
-        actual = {
-            "hidden_layer_sizes": tuple(fitted["hidden_layer_sizes"]),
-            self._n_outputs_param: fitted["n_outputs"],
-        }
-        changed = [name for name in expected if expected[name] != actual[name]]
-        if changed:
-            details = ", ".join(f"{name}={actual[name]!r} (now {expected[name]!r})" for name in changed)
-            raise ValueError(
-                f"{method} continues the fitted network, which has {details}; these parameters "
-                "cannot change between calls. Set them back, or refit from scratch with "
-                "warm_start=False."
-            )
-        return expected_sizes
 
     def _best_of_n_init(self, plan, rng, comm):
         """Train ``n_init`` networks; keep the one with the highest training-set information.

@@ -190,8 +190,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
 
     _n_outputs_param = "n_clusters"
 
-    def _n_outputs(self):
-        return self.n_clusters
+    # Every cluster needs a sample.
+    _one_sample_per_output = True
 
     _objective_class = ClusteringObjective
 
@@ -219,10 +219,6 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             raise ValueError(f"prior must sum to 1, got a sum of {prior.sum():.6g}.")
         log_prior = torch.from_numpy(np.log(prior / prior.sum()).astype(np.float32))
         return log_prior.to(device)
-
-    def _check_data_size(self, X):
-        if X.shape[0] < self.n_clusters:
-            raise ValueError(f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}.")
 
     def _fitted_extras(self, network, X, device):
         # X is the validated training array: a second validation would drop the

@@ -148,7 +148,9 @@ def documented(method, doc):
     without overriding it.
     """
     copy = functools.update_wrapper(
-        type(method)(method.__code__, method.__globals__, method.__name__, method.__defaults__, method.__closure__),
+        type(method)(
+            method.__code__, method.__globals__, method.__name__, method.__defaults__, method.__closure__
+        ),
         method,
     )
     copy.__doc__ = doc

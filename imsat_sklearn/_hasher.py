@@ -167,8 +167,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
 
     _n_outputs_param = "n_bits"
 
-    def _n_outputs(self):
-        return self.n_bits
+    # Bits, unlike clusters, need no samples of their own.
+    _one_sample_per_output = False
 
     _objective_class = HashingObjective
 

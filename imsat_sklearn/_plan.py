@@ -60,7 +60,8 @@ def make_plan(estimator, X, *, comm, incremental):
     X = _validate_training_data(estimator, X, reset=not continuing)
     n_samples = X.shape[0]
     if continuing:
-        hidden = estimator._check_architecture("partial_fit" if incremental else "fit with warm_start=True")
+        method = "partial_fit" if incremental else "fit with warm_start=True"
+        hidden = _continued_hidden_layer_sizes(estimator, method)
     else:
         hidden = hidden_layer_sizes(estimator.hidden_layer_sizes, n_samples)
     device = resolve_device(estimator.device)
@@ -76,7 +77,7 @@ def make_plan(estimator, X, *, comm, incremental):
     return TrainingPlan(
         X=X, feature_names=feature_names, reset=not continuing, device=device, rows=rows,
         schedule=schedule, radius=radius, objective=objective, augmentations=augmentations,
-        lam=estimator.lam, hidden_layer_sizes=hidden, n_outputs=estimator._n_outputs(),
+        lam=estimator.lam, hidden_layer_sizes=hidden, n_outputs=_n_outputs(estimator),
     )
 
 
@@ -93,8 +94,44 @@ def _validate_training_data(estimator, X, reset):
     else:
         X = validate_data(estimator, X, reset=False, **check)
     _check_float32_range(X)
-    estimator._check_data_size(X)
+    n_outputs = _n_outputs(estimator)
+    if estimator._one_sample_per_output and X.shape[0] < n_outputs:
+        raise ValueError(
+            f"n_samples={X.shape[0]} should be >= {estimator._n_outputs_param}={n_outputs}."
+        )
     return training_csr(X) if sp.issparse(X) else X
+
+
+def _continued_hidden_layer_sizes(estimator, method):
+    """The hidden widths of the fitted network, which must match the parameters that shape it."""
+    fitted = estimator.network_.architecture
+    if isinstance(estimator.hidden_layer_sizes, str):
+        # "auto" sized the network from the first fit's data: it has no size of its own.
+        expected_sizes = tuple(fitted["hidden_layer_sizes"])
+    else:
+        expected_sizes = check_hidden_layer_sizes(estimator.hidden_layer_sizes)
+    expected = {
+        "hidden_layer_sizes": expected_sizes,
+        estimator._n_outputs_param: _n_outputs(estimator),
+    }
+    actual = {
+        "hidden_layer_sizes": tuple(fitted["hidden_layer_sizes"]),
+        estimator._n_outputs_param: fitted["n_outputs"],
+    }
+    changed = [name for name in expected if expected[name] != actual[name]]
+    if changed:
+        details = ", ".join(f"{name}={actual[name]!r} (now {expected[name]!r})" for name in changed)
+        raise ValueError(
+            f"{method} continues the fitted network, which has {details}; these parameters "
+            "cannot change between calls. Set them back, or refit from scratch with "
+            "warm_start=False."
+        )
+    return expected_sizes
+
+
+def _n_outputs(estimator):
+    """Width of the network's head: ``n_clusters`` or ``n_bits``."""
+    return getattr(estimator, estimator._n_outputs_param)
 
 
 def make_schedule(estimator, n_samples, *, incremental=False):

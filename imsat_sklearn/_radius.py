@@ -17,7 +17,12 @@ from sklearn.neighbors import NearestNeighbors
 
 from ._torch.data import HostRows
 from ._torch.parallel import SingleProcess
-from ._torch.radius import CANDIDATE_MARGIN, kth_neighbor_distance, kth_neighbor_distance_streamed, kth_of_candidates
+from ._torch.radius import (
+    CANDIDATE_MARGIN,
+    kth_neighbor_distance,
+    kth_neighbor_distance_streamed,
+    kth_of_candidates,
+)
 
 
 def perturbation_radius(X, rows, *, eps, n_neighbors, eps_scale, comm=SingleProcess()):

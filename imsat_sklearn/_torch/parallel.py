@@ -125,7 +125,9 @@ class DataParallel(SingleProcess):
         # mean of the processes' means.
         return _AllReduceSum.apply(mean, self.group) / self.world_size
 
-    def batch_norm(self, x, running_mean, running_var, weight, bias, training=False, momentum=0.1, eps=1e-5):
+    def batch_norm(
+        self, x, running_mean, running_var, weight, bias, *, training=False, momentum=0.1, eps=1e-5
+    ):
         """``F.batch_norm`` with the statistics of the minibatch of all processes."""
         if not training:
             return F.batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
