@@ -151,3 +151,14 @@ def test_fit_distributed_leaves_the_parameters_untouched(digits, tmp_path):
         dist.destroy_process_group()
     assert model.get_params() == before
     assert recorder.seen and all(seen is None for seen in recorder.seen)
+
+
+def test_hasher_probabilities_do_not_depend_on_the_order_of_the_rows():
+    # The setting of scikit-learn's check_methods_sample_order_invariance, over many orders.
+    X = 3 * np.random.RandomState(0).uniform(size=(20, 3))
+    model = IMSATHasher(n_bits=4, hidden_layer_sizes=(32,), max_iter=10, batch_size=10, random_state=1)
+    expected = model.fit(X).predict_proba(X)
+    rng = np.random.RandomState(0)
+    for _ in range(20):
+        order = rng.permutation(len(X))
+        np.testing.assert_array_equal(model.predict_proba(X[order]), expected[order])

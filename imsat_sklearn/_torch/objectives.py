@@ -124,7 +124,10 @@ class HashingObjective:
 
     @staticmethod
     def output(logits):
-        return torch.sigmoid(logits)
+        # Not torch.sigmoid: on the CPU its result for one value can change in the
+        # last bit with the value's position in the tensor, so predict_proba would
+        # depend on the order of the rows. exp(-x) = inf gives 0, never NaN.
+        return 1 / (1 + torch.exp(-logits))
 
     @staticmethod
     def assign(logits):
