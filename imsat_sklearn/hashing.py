@@ -16,21 +16,24 @@ __all__ = ["pack_codes", "hamming_distances", "hamming_search"]
 
 # Pairs per XOR tile: its words (2 MiB at 64 bits) stay in cache between
 # the XOR and the popcount that reads them back, and its NumPy calls are
-# long enough that threads seldom wait for the GIL between them.
-_PAIRS_PER_TILE = 2**18
+# long enough that threads seldom wait for the GIL between them. The SWAR
+# popcount of numpy < 2 makes temporaries of a tile's size at each step;
+# from 1 MiB on their allocation costs more than the counting (measured).
+_PAIRS_PER_TILE = 2**18 if hasattr(np, "bitwise_count") else 2**16
 
-# Pairs per block of queries in hamming_search: one block's distances take
-# 4 MiB of uint8 per thread; the candidate filter's many small NumPy calls
-# cost little next to a block this large.
-_PAIRS_PER_SEARCH_BLOCK = 2**22
+# Pairs per block of queries in hamming_search's candidate filter. A block
+# keeps only its minima over groups of 8 items (1 MiB of uint8 per thread),
+# so it can be large, which amortises the filter's many small NumPy calls.
+_PAIRS_PER_SEARCH_BLOCK = 2**23
 
-# Pairs per block when every block is ranked by a partition, whose keys take
-# 4 or 8 bytes per pair: smaller blocks keep its passes in cache.
+# Pairs per block ranked by a partition, which holds all their distances
+# and 4 or 8 bytes of sort keys per pair: small blocks keep it in cache.
 _PAIRS_PER_PARTITION_BLOCK = 2**20
 
-# hamming_search's candidate filter keeps the arrays it expands below this
-# fraction of a block's pairs; beyond it (heavy ties, large n_neighbors) a
-# block is ranked by a full partition instead, whose memory is bounded.
+# The candidate filter gives up on a block, which is then ranked by a
+# partition, when its candidates would outnumber this fraction of the
+# block's group minima (heavy ties): a memory bound of about 2 bytes of
+# index arrays per query/database pair.
 _MAX_CANDIDATE_FRACTION = 1 / 2
 
 # Each level of the candidate filter takes minima over this many columns.
@@ -133,36 +136,70 @@ def _to_words(packed_codes):
     return np.ascontiguousarray(words.T)
 
 
-def _fill_distances(query_words, db_words, out):
+def _fill_distances(query_words, db_words, out, combine=None):
     """Write the (n_rows, n_db) Hamming distance block into ``out``.
 
-    ``out`` may have any integer dtype wide enough for the distances. The
-    work goes tile by tile so that the XOR temporaries stay in cache.
+    ``out`` may have any integer dtype wide enough for the distances. With
+    ``combine``, a ufunc such as ``np.minimum``, the distances are folded
+    into ``out`` instead: ``combine(out, distances, out=out)``. The work goes
+    tile by tile so that the temporaries stay in cache.
     """
     n_rows, n_db = out.shape
     # All rows of a block share each database tile while it is in cache;
     # tiles of many rows stay at least 1024 columns wide for the inner loops.
     tile_cols = min(n_db, max(_PAIRS_PER_TILE // n_rows, 1024))
     tile_rows = max(1, _PAIRS_PER_TILE // tile_cols)
-    xor = np.empty((min(tile_rows, n_rows), tile_cols), dtype=db_words.dtype)
-    counts = np.empty(xor.shape, dtype=np.uint8)
+    shape = (min(tile_rows, n_rows), tile_cols)
+    xor = np.empty(shape, dtype=db_words.dtype)
+    counts = np.empty(shape, dtype=np.uint8)
+    totals = None if combine is None else np.empty(shape, dtype=out.dtype)
     for row_start in range(0, n_rows, tile_rows):
         rows = slice(row_start, min(row_start + tile_rows, n_rows))
         query_tile = query_words[:, rows, None]
         for col_start in range(0, n_db, tile_cols):
             cols = slice(col_start, min(col_start + tile_cols, n_db))
             tile = out[rows, cols]
-            tile_xor = xor[: tile.shape[0], : tile.shape[1]]
-            tile_counts = counts[: tile.shape[0], : tile.shape[1]]
+            size = (slice(tile.shape[0]), slice(tile.shape[1]))
+            tile_xor, tile_counts = xor[size], counts[size]
+            total = tile if combine is None else totals[size]
             for word, (query_word, db_word) in enumerate(zip(query_tile, db_words)):
                 np.bitwise_xor(query_word, db_word[None, cols], out=tile_xor)
-                if word == 0 and tile.dtype == np.uint8:
-                    _popcount(tile_xor, out=tile)
+                if word == 0 and total.dtype == np.uint8:
+                    _popcount(tile_xor, out=total)
                 elif word == 0:
                     # A popcount cast straight into a wider dtype is slower.
-                    tile[...] = _popcount(tile_xor, out=tile_counts)
+                    total[...] = _popcount(tile_xor, out=tile_counts)
                 else:
-                    tile += _popcount(tile_xor, out=tile_counts)
+                    total += _popcount(tile_xor, out=tile_counts)
+            if combine is not None:
+                combine(tile, total, out=tile)
+
+
+def _fill_group_minima(query_words, db_words, out):
+    """Minima of the distances over groups of ``_GROUP`` database items.
+
+    ``out[r, j]`` receives the smallest distance between query ``r`` and the
+    database items ``j + i * width`` for ``i`` in ``range(_GROUP)``, where
+    ``width = out.shape[1]`` lies between ``n_db / _GROUP`` and ``n_db``;
+    items past the end of the database are left out. The distances
+    themselves are never stored.
+    """
+    width, n_db = out.shape[1], db_words.shape[1]
+    _fill_distances(query_words, db_words[:, :width], out)
+    for start in range(width, n_db, width):
+        cols = slice(start, min(start + width, n_db))
+        target = out[:, : cols.stop - cols.start]
+        _fill_distances(query_words, db_words[:, cols], target, np.minimum)
+
+
+def _pair_distances(query_words, db_words, query_rows, db_rows):
+    """Hamming distances of the pairs ``(query_rows[i], db_rows[i])``, int64."""
+    distances = np.zeros(query_rows.shape, dtype=np.int64)
+    counts = np.empty(query_rows.shape, dtype=np.uint8)
+    for query_word, db_word in zip(query_words, db_words):
+        xor = query_word.take(query_rows) ^ db_word.take(db_rows)
+        distances += _popcount(xor, out=counts)
+    return distances
 
 
 def pack_codes(codes):
@@ -316,28 +353,34 @@ def _n_levels(n_db, n_neighbors):
     return n_levels if n_levels >= 2 else 0
 
 
-def _filtered_smallest(distances, n_neighbors, n_levels):
-    """Stable ``n_neighbors`` smallest columns per row, or None if too costly.
+def _rank_by_filter(query_words, db_words, n_neighbors, n_levels, dtype):
+    """Neighbours of a block of queries through nested group minima.
 
-    ``distances`` has its columns padded to a multiple of ``_GROUP**n_levels``
-    with a value above every distance. Level ``l + 1`` holds the minimum of
-    the ``_GROUP`` entries of level ``l`` whose columns agree modulo its
-    width, so each top entry is the minimum of a disjoint group of columns:
-    the ``n_neighbors``-th smallest top entry is an upper bound on the
-    ``n_neighbors``-th smallest distance. Walking down the levels keeps only
-    the groups under that bound, which ends with every column at or under
-    it, in a few passes over the row instead of a partition of it.
+    Level 1 holds the minima over groups of ``_GROUP`` database items whose
+    indices agree modulo its width (:func:`_fill_group_minima`); each
+    further level takes minima over ``_GROUP`` entries of the one below in
+    the same way. Each top entry is thus the minimum of a disjoint group of
+    items, so the ``n_neighbors``-th smallest top entry of a row is an upper
+    bound on its ``n_neighbors``-th smallest distance. Walking down the
+    levels keeps only the groups within that bound and ends with every item
+    within it, whose distances are recomputed and sorted.
+
+    Returns ``(indices, distances)``, or None when ties make the candidates
+    too many for their memory bound.
     """
-    n_rows = distances.shape[0]
-    levels = [distances]
-    for _ in range(n_levels):
+    n_rows, n_db = query_words.shape[1], db_words.shape[1]
+    span = _GROUP**n_levels
+    width = -(-n_db // span) * span // _GROUP
+    levels = [np.empty((n_rows, width), dtype=dtype)]
+    _fill_group_minima(query_words, db_words, levels[0])
+    for _ in range(n_levels - 1):
         levels.append(
             np.minimum.reduce(levels[-1].reshape(n_rows, _GROUP, -1), axis=1)
         )
     top = levels[-1]
     threshold = np.partition(top, n_neighbors - 1, axis=1)[:, n_neighbors - 1]
-    # The expansion below multiplies a level's survivors by _GROUP.
-    max_candidates = _MAX_CANDIDATE_FRACTION * distances.size / _GROUP
+    # Each step down multiplies the candidates by _GROUP before filtering.
+    max_candidates = _MAX_CANDIDATE_FRACTION * levels[0].size / _GROUP
     survivors = top <= threshold[:, None]
     if np.count_nonzero(survivors) > max_candidates:
         return None
@@ -345,44 +388,47 @@ def _filtered_smallest(distances, n_neighbors, n_levels):
     flat = np.flatnonzero(survivors)
     rows = flat // top.shape[1]
     for level in reversed(levels[:-1]):
-        width = level.shape[1] // _GROUP
-        # Entry (r, c) of the coarser level covers (r, c + i * width) here.
-        first_child = flat + (_GROUP - 1) * width * rows
-        flat = (first_child[:, None] + width * np.arange(_GROUP)).ravel()
+        step = level.shape[1] // _GROUP
+        # Entry (r, c) of the coarser level covers (r, c + i * step) here.
+        first_child = flat + (_GROUP - 1) * step * rows
+        flat = (first_child[:, None] + step * np.arange(_GROUP)).ravel()
         rows = rows.repeat(_GROUP)
         keep = level.ravel().take(flat) <= threshold.take(rows)
         flat, rows = flat[keep], rows[keep]
         if rows.size > max_candidates:
             return None
-    # Every row keeps at least n_neighbors candidates, by the bound above.
-    n_cols = distances.shape[1]
-    cols = flat - rows * n_cols
-    # Unique keys that order by row, then distance, then column.
-    distance_span = int(np.iinfo(distances.dtype).max) + 1
-    keys = (rows * distance_span + distances.ravel().take(flat)) * n_cols + cols
-    order = np.argsort(keys)
+    # Down to the items themselves, which exist only below n_db.
+    cols = ((flat - rows * width)[:, None] + width * np.arange(_GROUP)).ravel()
+    rows = rows.repeat(_GROUP)
+    exists = cols < n_db
+    cols, rows = cols[exists], rows[exists]
+    distances = _pair_distances(query_words, db_words, rows, cols)
+    keep = distances <= threshold.take(rows)
+    cols, rows, distances = cols[keep], rows[keep], distances[keep]
+    # Every row keeps at least n_neighbors items, by the bound above. Unique
+    # keys order them by row, then distance, then database index.
+    distance_span = 8 * db_words.dtype.itemsize * len(db_words) + 1
+    order = np.argsort((rows * distance_span + distances) * n_db + cols)
     counts = np.bincount(rows, minlength=n_rows)
     first = np.cumsum(counts) - counts
-    return cols[order[first[:, None] + np.arange(n_neighbors)]]
+    chosen = order[first[:, None] + np.arange(n_neighbors)]
+    return cols[chosen], distances[chosen]
 
 
-def _search_block(query_words, db_words, n_neighbors, n_levels, dtype):
-    """Indices and distances of the neighbours of one block of queries."""
+def _rank_by_partition(query_words, db_words, n_neighbors, dtype):
+    """Neighbours of a block of queries by a stable partition of each row."""
     n_rows, n_db = query_words.shape[1], db_words.shape[1]
-    span = _GROUP**n_levels
-    distances = np.empty((n_rows, -(-n_db // span) * span), dtype=dtype)
-    distances[:, n_db:] = np.iinfo(dtype).max
-    _fill_distances(query_words, db_words, distances[:, :n_db])
-    indices = None
-    if n_levels:
-        indices = _filtered_smallest(distances, n_neighbors, n_levels)
-    if indices is None:
-        indices = np.empty((n_rows, n_neighbors), dtype=np.int64)
-        step = max(1, _PAIRS_PER_PARTITION_BLOCK // n_db)
-        for start in range(0, n_rows, step):
-            rows = slice(start, start + step)
-            indices[rows] = _stable_smallest(distances[rows, :n_db], n_neighbors)
-    return indices, np.take_along_axis(distances, indices, axis=1)
+    indices = np.empty((n_rows, n_neighbors), dtype=np.int64)
+    distances = np.empty((n_rows, n_neighbors), dtype=np.int32)
+    step = max(1, _PAIRS_PER_PARTITION_BLOCK // n_db)
+    buffer = np.empty((min(step, n_rows), n_db), dtype=dtype)
+    for start in range(0, n_rows, step):
+        rows = slice(start, min(start + step, n_rows))
+        block = buffer[: rows.stop - rows.start]
+        _fill_distances(query_words[:, rows], db_words, block)
+        indices[rows] = _stable_smallest(block, n_neighbors)
+        distances[rows] = np.take_along_axis(block, indices[rows], axis=1)
+    return indices, distances
 
 
 def hamming_search(query_codes, db_codes, n_neighbors=10, *, packed=False):
@@ -423,20 +469,22 @@ def hamming_search(query_codes, db_codes, n_neighbors=10, *, packed=False):
     -----
     The search is exhaustive and exact. Codes are packed into 64-bit words
     (narrower ones for codes of up to 32 bits) and compared by XOR and
-    popcount, query block by query block, so the full distance matrix is
-    never stored: each thread holds one block's distances (4 MiB at most:
-    one byte per pair, two for codes longer than 248 bits) and a few MiB of
-    temporaries.
+    popcount, tile by tile for cache-sized temporaries, one block of queries
+    at a time per thread; the full distance matrix is never stored.
 
-    A block's neighbours are found without sorting or partitioning its rows.
-    Minima over nested groups of 8, 64, 512, ... database items bound each
-    query's ``n_neighbors``-th smallest distance from above; walking back
-    down the groups keeps the few items within that bound (2 to 5 per
-    neighbour on random codes), and only those are sorted. A block is
-    ranked by a partition of its rows by the key ``distance * n_db + index``
-    instead when the database holds fewer than about 1,000 items per
-    neighbour sought, or when ties put too many items within the bound
-    (codes of few bits, collapsed codes). Both give the same result.
+    A block's neighbours are found without sorting or partitioning its
+    rows. Its distances are reduced, as they are computed, to minima over
+    groups of 8 database items (one byte per 8 pairs, two for codes longer
+    than 248 bits), then over nested groups of 64, 512, ... items. These
+    bound each query's ``n_neighbors``-th smallest distance from above;
+    walking back down the groups keeps the few items within that bound (2
+    to 5 per neighbour on random codes), whose distances alone are
+    recomputed and sorted. A block is ranked instead by a partition of its
+    rows of distances by the key ``distance * n_db + index`` (blocks of
+    about a million pairs, 5 to 9 bytes per pair) when the database holds
+    fewer than about 1,000 items per neighbour sought, or when ties put too
+    many items within the bound (codes of few bits, collapsed codes). Both
+    give the same result.
 
     Blocks run on ``torch.get_num_threads()`` threads (NumPy releases the
     GIL in its loops); set ``torch.set_num_threads`` or ``OMP_NUM_THREADS``
@@ -464,12 +512,15 @@ def hamming_search(query_codes, db_codes, n_neighbors=10, *, packed=False):
     n_queries, n_db = query_words.shape[1], db_words.shape[1]
     n_neighbors = _check_integer(n_neighbors, "n_neighbors", 1, n_db)
     n_levels = _n_levels(n_db, n_neighbors)
-    # The smallest dtype that also holds a padding value above every distance.
-    distance_dtype = np.min_scalar_type(8 * db_packed.shape[1] + 1)
+    # The smallest dtype that holds every distance.
+    distance_dtype = np.min_scalar_type(8 * db_packed.shape[1])
     n_threads = max(1, torch.get_num_threads())
     pairs = _PAIRS_PER_SEARCH_BLOCK if n_levels else _PAIRS_PER_PARTITION_BLOCK
-    # At least one block per thread, when there are enough queries.
-    step = max(1, min(pairs // n_db, -(-n_queries // n_threads)))
+    # A multiple of n_threads blocks of equal size, so that no thread waits
+    # long for the others at the end.
+    n_blocks = -(-n_queries // max(1, pairs // n_db))
+    n_blocks = min(n_queries, -(-n_blocks // n_threads) * n_threads)
+    step = -(-n_queries // n_blocks)
     blocks = [
         slice(start, min(start + step, n_queries))
         for start in range(0, n_queries, step)
@@ -478,9 +529,13 @@ def hamming_search(query_codes, db_codes, n_neighbors=10, *, packed=False):
     indices = np.empty((n_queries, n_neighbors), dtype=np.int64)
 
     def search_block(rows):
-        indices[rows], distances[rows] = _search_block(
-            query_words[:, rows], db_words, n_neighbors, n_levels, distance_dtype
-        )
+        block = query_words[:, rows], db_words, n_neighbors
+        result = None
+        if n_levels:
+            result = _rank_by_filter(*block, n_levels, distance_dtype)
+        if result is None:
+            result = _rank_by_partition(*block, distance_dtype)
+        indices[rows], distances[rows] = result
 
     if n_threads == 1 or len(blocks) == 1:
         for rows in blocks:

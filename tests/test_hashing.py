@@ -73,6 +73,24 @@ def test_hamming_distances_across_ragged_tiles(monkeypatch):
     np.testing.assert_array_equal(hamming_distances(query_codes, db_codes), expected)
 
 
+@pytest.mark.parametrize("n_bits, dtype", [(30, np.uint8), (70, np.uint16)])
+def test_group_minima_over_strided_groups(monkeypatch, n_bits, dtype):
+    # 1000 items in groups j, j + 130, j + 260, ...: the last stripe is
+    # partial, and small tiles split every stripe.
+    monkeypatch.setattr(hashing, "_PAIRS_PER_TILE", 1500)
+    rng = np.random.default_rng(9)
+    query_codes = _random_codes(rng, 3, n_bits)
+    db_codes = _random_codes(rng, 1000, n_bits)
+    full = _naive_distances(query_codes, db_codes)
+    padded = np.pad(full, ((0, 0), (0, 8 * 130 - 1000)), constant_values=n_bits + 1)
+    expected = padded.reshape(3, 8, 130).min(axis=1)
+    query_words = hashing._to_words(pack_codes(query_codes))
+    db_words = hashing._to_words(pack_codes(db_codes))
+    minima = np.empty((3, 130), dtype=dtype)
+    hashing._fill_group_minima(query_words, db_words, minima)
+    np.testing.assert_array_equal(minima, expected)
+
+
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
 def test_swar_popcount_counts_bits(dtype):
     rng = np.random.default_rng(2)
@@ -228,11 +246,12 @@ def test_hamming_search_blocks_and_threads(monkeypatch):
 
 
 def test_hamming_search_partition_in_ragged_sub_blocks(monkeypatch):
-    # Search blocks of 5, 5 and 2 queries, where the filter gives up at once;
+    # Search blocks of 5, 5 and 3 queries, where the filter gives up at once;
     # each block is then ranked by partitions of at most 2 queries.
     monkeypatch.setattr(hashing, "_PAIRS_PER_SEARCH_BLOCK", 5 * 3000)
     monkeypatch.setattr(hashing, "_PAIRS_PER_PARTITION_BLOCK", 2 * 3000)
     monkeypatch.setattr(hashing, "_MAX_CANDIDATE_FRACTION", 0.0)
+    monkeypatch.setattr(hashing.torch, "get_num_threads", lambda: 1)
     partition_rows = []
     partition = hashing._stable_smallest
 
@@ -242,9 +261,9 @@ def test_hamming_search_partition_in_ragged_sub_blocks(monkeypatch):
 
     monkeypatch.setattr(hashing, "_stable_smallest", recorded_partition)
     rng = np.random.default_rng(8)
-    query_codes, db_codes = _random_codes(rng, 12, 40), _random_codes(rng, 3000, 40)
+    query_codes, db_codes = _random_codes(rng, 13, 40), _random_codes(rng, 3000, 40)
     _assert_search_exact(query_codes, db_codes, 2)
-    assert partition_rows == [2, 2, 1, 2, 2, 1, 2]
+    assert partition_rows == [2, 2, 1, 2, 2, 1, 2, 1]
 
 
 def test_hamming_search_packed_input():
