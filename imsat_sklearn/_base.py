@@ -167,6 +167,9 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
 
     def _check_result(self, result, schedule):
         name = type(self).__name__
+        if result.stop_reason == "interrupted" and not result.loss_curve:
+            # Not one epoch completed: an untrained network must not look fitted.
+            raise KeyboardInterrupt
         if result.stop_reason == "diverged" and not result.loss_curve:
             raise ValueError(
                 f"{name} diverged in its first epoch (the loss became NaN or infinite). "
@@ -180,11 +183,17 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 ConvergenceWarning,
             )
         elif result.stop_reason == "max_epochs" and schedule.tol is not None:
+            changed = result.changed_curve[-1]
+            # The first epoch has no earlier assignments to compare with (NaN).
+            detail = (
+                f"{changed:.2%} of the assignments changed in the last epoch"
+                if changed == changed
+                else "a single epoch cannot show that the assignments settled"
+            )
             warnings.warn(
                 f"{name} reached max_iter={schedule.max_epochs} epochs before converging: "
-                f"{result.changed_curve[-1]:.2%} of the assignments changed in the last epoch "
-                f"(tol={schedule.tol}, n_iter_no_change={schedule.n_iter_no_change}). Increase "
-                "max_iter, or raise tol.",
+                f"{detail} (tol={schedule.tol}, n_iter_no_change={schedule.n_iter_no_change}). "
+                "Increase max_iter, or raise tol.",
                 ConvergenceWarning,
             )
         elif result.stop_reason == "interrupted":

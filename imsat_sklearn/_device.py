@@ -164,7 +164,8 @@ def batched_outputs(network, output, X, device):
         for start in range(0, X.shape[0], step):
             rows = X[start : start + step]
             rows = rows.toarray() if sp.issparse(rows) else rows
-            batch = as_float32_tensor(rows, device)
+            # torch cannot view negative strides (a reversed X, for one).
+            batch = as_float32_tensor(np.ascontiguousarray(rows), device)
             values = output(network(batch)).cpu().numpy()
             if out is None:
                 out = np.empty((X.shape[0], values.shape[1]), dtype=np.float32)

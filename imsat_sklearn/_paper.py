@@ -29,7 +29,7 @@ def paper_params(task="clustering"):
     The estimators' defaults stop on convergence and size the network from
     the data; these are the paper's fixed settings instead, so that a
     reproduction keeps meaning what it says whatever the defaults become.
-    The reproduction command line and the MNIST benchmarks use them.
+    The paper-table benchmark (``benchmarks/reproduce_clustering.py``) uses them.
 
     Parameters
     ----------

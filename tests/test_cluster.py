@@ -245,3 +245,28 @@ def test_nan_input_is_rejected_naming_x(blobs, fitted):
 def test_wrong_feature_count_at_predict(fitted):
     with pytest.raises(ValueError, match="X has 3 features, but IMSATClusterer is expecting 2 features"):
         fitted.predict(np.zeros((4, 3)))
+
+
+class _InterruptAtFirstCall:
+    def __call__(self, X, generator):
+        raise KeyboardInterrupt
+
+
+def test_interrupt_before_one_epoch_propagates_and_keeps_the_model(blobs):
+    model = IMSATClusterer(n_clusters=3, random_state=0, **FAST).fit(blobs[0])
+    weights = {k: v.clone() for k, v in model.network_.state_dict().items()}
+    with pytest.raises(KeyboardInterrupt):
+        model.set_params(augmentation=["vat", _InterruptAtFirstCall()]).fit(blobs[0])
+    assert all(torch.equal(v, weights[k]) for k, v in model.network_.state_dict().items())
+    with pytest.raises(KeyboardInterrupt):
+        IMSATClusterer(n_clusters=3, augmentation=_InterruptAtFirstCall(), **FAST).fit(blobs[0])
+
+
+def test_predict_takes_arrays_with_negative_strides(blobs, fitted):
+    reversed_rows = blobs[0][::-1]
+    np.testing.assert_array_equal(fitted.predict(reversed_rows), fitted.predict(blobs[0])[::-1])
+
+
+def test_single_epoch_cap_warning_says_why(blobs):
+    with pytest.warns(ConvergenceWarning, match="a single epoch cannot show"):
+        IMSATClusterer(n_clusters=3, max_iter=1, n_init=1, random_state=0).fit(blobs[0])

@@ -36,7 +36,6 @@ class TrainResult:
     changed_curve: list = field(default_factory=list)
     # "converged", "max_epochs", "diverged" or "interrupted".
     stop_reason: str = "max_epochs"
-    n_updates: int = 0
     # Adam's per-parameter state at the end of a run that was not cut short, to continue from.
     adam_state: dict = None
 
@@ -109,7 +108,6 @@ def train(plan, network, *, generator, comm=None, on_epoch=None, adam_state=None
                 result.stop_reason = "diverged"
                 break
             snapshot = _snapshot(network)
-            result.n_updates += n_steps
             _record(result, names, values, changed)
             if on_epoch is not None:
                 parts = dict(zip(names[1:], values[1:]))
