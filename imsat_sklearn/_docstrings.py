@@ -47,17 +47,19 @@ device : str, default='auto'
     "warm_start_random_state_verbose": """\
 warm_start : bool, default=False
     When True and the estimator is fitted, ``fit`` continues training
-    the current network for ``max_iter`` more epochs (with a fresh Adam
-    state) instead of starting over; ``n_init`` is then ignored,
+    the current network for up to ``max_iter`` more epochs (with a fresh
+    Adam state) instead of starting over; ``n_init`` is then ignored,
     ``n_iter_`` and ``loss_curve_`` continue.
 random_state : int, RandomState instance or None, default=None
     Seeds the weight initialisation, minibatch order and perturbations
     through per-fit torch generators; the global torch and numpy random
     states are neither used nor changed. An int gives bit-identical
-    results on the CPU.
+    results on the CPU for the same torch thread count, torch version and
+    hardware.
 verbose : int, default=0
-    With ``verbose >= 1``, prints one line per epoch: loss, its parts
-    and elapsed seconds.""",
+    With ``verbose >= 1``, prints which of the ``n_init`` trainings runs,
+    then one line per epoch: loss, its parts, the fraction of changed
+    assignments (see ``tol``) and elapsed seconds.""",
     "n_iter_loss_curve": """\
 n_iter_ : int
     Number of epochs run: fewer than ``max_iter`` when training
@@ -74,7 +76,10 @@ feature_names_in_ : ndarray of shape (`n_features_in_`,)
     "notes": """\
 Notes
 -----
-With ``random_state`` fixed, fits on the CPU are bit-identical. On CUDA,
+With ``random_state`` fixed, fits on the CPU are bit-identical for the
+same number of torch threads (``torch.get_num_threads()``), torch version
+and hardware; a different thread count rounds differently and can move a
+trajectory. On CUDA,
 some kernels are not deterministic, so results can differ in the last
 bits between runs.
 
