@@ -109,11 +109,11 @@ def main():
         f"numpy {np.__version__} (popcount: {hashing._popcount.__name__}), "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
+    print(f"imsat_sklearn from {os.path.dirname(hashing.__file__)}")
     if faiss is None:
         print("faiss not installed (pip install faiss-cpu): timing ours alone")
     else:
-        print(f"faiss {faiss.__version__}")
-    print("faiss/ours above 1: ours is faster")
+        print(f"faiss {faiss.__version__}; faiss/ours above 1: ours is faster")
     print(f"{'bits':>4} {'threads':>7} {'ours (s)':>9} {'faiss (s)':>9} "
           f"{'faiss/ours':>10}  check")
 
