@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from imsat_sklearn import hashing
+from imsat_sklearn import _hamming
 from imsat_sklearn.hashing import hamming_distances, hamming_search, pack_codes
 
 
@@ -66,7 +66,7 @@ def test_hamming_distances_packed_input_matches_unpacked():
 def test_hamming_distances_across_ragged_tiles(monkeypatch):
     # Tiles of 2 rows x 1024 columns over 7 x 2500 pairs leave a ragged last
     # tile both ways; 70 bits take two 64-bit words, which add up per tile.
-    monkeypatch.setattr(hashing, "_PAIRS_PER_TILE", 2048)
+    monkeypatch.setattr(_hamming, "PAIRS_PER_TILE", 2048)
     rng = np.random.default_rng(1)
     query_codes, db_codes = _random_codes(rng, 7, 70), _random_codes(rng, 2500, 70)
     expected = _naive_distances(query_codes, db_codes)
@@ -77,17 +77,17 @@ def test_hamming_distances_across_ragged_tiles(monkeypatch):
 def test_group_minima_over_strided_groups(monkeypatch, n_bits, dtype):
     # 1000 items in groups j, j + 130, j + 260, ...: the last stripe is
     # partial, and small tiles split every stripe.
-    monkeypatch.setattr(hashing, "_PAIRS_PER_TILE", 1500)
+    monkeypatch.setattr(_hamming, "PAIRS_PER_TILE", 1500)
     rng = np.random.default_rng(9)
     query_codes = _random_codes(rng, 3, n_bits)
     db_codes = _random_codes(rng, 1000, n_bits)
     full = _naive_distances(query_codes, db_codes)
     padded = np.pad(full, ((0, 0), (0, 8 * 130 - 1000)), constant_values=n_bits + 1)
     expected = padded.reshape(3, 8, 130).min(axis=1)
-    query_words = hashing._to_words(pack_codes(query_codes))
-    db_words = hashing._to_words(pack_codes(db_codes))
+    query_words = _hamming.to_words(pack_codes(query_codes))
+    db_words = _hamming.to_words(pack_codes(db_codes))
     minima = np.empty((3, 130), dtype=dtype)
-    hashing._fill_group_minima(query_words, db_words, minima)
+    _hamming._fill_group_minima(query_words, db_words, minima)
     np.testing.assert_array_equal(minima, expected)
 
 
@@ -98,7 +98,7 @@ def test_swar_popcount_counts_bits(dtype):
     words = rng.integers(0, top, size=(5, 11), dtype=dtype, endpoint=True)
     words[0, :3] = [0, top, top // 3]
     out = np.empty(words.shape, dtype=np.uint8)
-    result = hashing._popcount_swar(words, out=out)
+    result = _hamming._popcount_swar(words, out=out)
     assert result is out
     expected = [[bin(int(word)).count("1") for word in row] for row in words]
     np.testing.assert_array_equal(out, expected)
@@ -106,7 +106,7 @@ def test_swar_popcount_counts_bits(dtype):
 
 @pytest.mark.parametrize("n_bits", [13, 65])
 def test_hamming_functions_with_swar_fallback(monkeypatch, n_bits):
-    monkeypatch.setattr(hashing, "_popcount", hashing._popcount_swar)
+    monkeypatch.setattr(_hamming, "_popcount", _hamming._popcount_swar)
     rng = np.random.default_rng(3)
     query_codes = _random_codes(rng, 6, n_bits)
     db_codes = _random_codes(rng, 2000, n_bits)
@@ -163,18 +163,18 @@ def ranking(request, monkeypatch):
     whenever ``_n_levels`` gives it levels of group minima to work with.
     """
     calls = []
-    partition = hashing._stable_smallest
+    partition = _hamming._stable_smallest
 
     def counted_partition(*args):
         calls.append(args)
         return partition(*args)
 
-    monkeypatch.setattr(hashing, "_stable_smallest", counted_partition)
+    monkeypatch.setattr(_hamming, "_stable_smallest", counted_partition)
     fraction = np.inf if request.param == "filter" else 0.0
-    monkeypatch.setattr(hashing, "_MAX_CANDIDATE_FRACTION", fraction)
+    monkeypatch.setattr(_hamming, "_MAX_CANDIDATE_FRACTION", fraction)
 
     def check(n_db, n_neighbors):
-        filtered = request.param == "filter" and hashing._n_levels(n_db, n_neighbors)
+        filtered = request.param == "filter" and _hamming._n_levels(n_db, n_neighbors)
         assert bool(calls) != bool(filtered)
 
     return check
@@ -202,7 +202,7 @@ def ranking(request, monkeypatch):
 def test_hamming_search_equals_stable_argsort(
     ranking, n_bits, n_db, n_neighbors, n_levels
 ):
-    assert hashing._n_levels(n_db, n_neighbors) == n_levels
+    assert _hamming._n_levels(n_db, n_neighbors) == n_levels
     rng = np.random.default_rng(n_bits * n_db + n_neighbors)
     query_codes = _random_codes(rng, 6, n_bits)
     db_codes = _random_codes(rng, n_db, n_bits)
@@ -235,12 +235,12 @@ def test_hamming_search_nearest_items_last(ranking):
 def test_hamming_search_blocks_and_threads(monkeypatch):
     # Blocks of at most 2 queries out of 7 leave a ragged last block; three
     # threads share them. Results do not depend on the thread count.
-    monkeypatch.setattr(hashing, "_PAIRS_PER_SEARCH_BLOCK", 2 * 3000)
-    monkeypatch.setattr(hashing, "_PAIRS_PER_PARTITION_BLOCK", 2 * 3000)
+    monkeypatch.setattr(_hamming, "_PAIRS_PER_SEARCH_BLOCK", 2 * 3000)
+    monkeypatch.setattr(_hamming, "_PAIRS_PER_PARTITION_BLOCK", 2 * 3000)
     rng = np.random.default_rng(6)
     query_codes, db_codes = _random_codes(rng, 7, 24), _random_codes(rng, 3000, 24)
     for n_threads in (1, 3):
-        monkeypatch.setattr(hashing.torch, "get_num_threads", lambda: n_threads)
+        monkeypatch.setattr(_hamming.torch, "get_num_threads", lambda: n_threads)
         for n_neighbors in (2, 6):  # with and without the candidate filter
             _assert_search_exact(query_codes, db_codes, n_neighbors)
 
@@ -248,18 +248,18 @@ def test_hamming_search_blocks_and_threads(monkeypatch):
 def test_hamming_search_partition_in_ragged_sub_blocks(monkeypatch):
     # Search blocks of 5, 5 and 3 queries, where the filter gives up at once;
     # each block is then ranked by partitions of at most 2 queries.
-    monkeypatch.setattr(hashing, "_PAIRS_PER_SEARCH_BLOCK", 5 * 3000)
-    monkeypatch.setattr(hashing, "_PAIRS_PER_PARTITION_BLOCK", 2 * 3000)
-    monkeypatch.setattr(hashing, "_MAX_CANDIDATE_FRACTION", 0.0)
-    monkeypatch.setattr(hashing.torch, "get_num_threads", lambda: 1)
+    monkeypatch.setattr(_hamming, "_PAIRS_PER_SEARCH_BLOCK", 5 * 3000)
+    monkeypatch.setattr(_hamming, "_PAIRS_PER_PARTITION_BLOCK", 2 * 3000)
+    monkeypatch.setattr(_hamming, "_MAX_CANDIDATE_FRACTION", 0.0)
+    monkeypatch.setattr(_hamming.torch, "get_num_threads", lambda: 1)
     partition_rows = []
-    partition = hashing._stable_smallest
+    partition = _hamming._stable_smallest
 
     def recorded_partition(block, n_neighbors):
         partition_rows.append(block.shape[0])
         return partition(block, n_neighbors)
 
-    monkeypatch.setattr(hashing, "_stable_smallest", recorded_partition)
+    monkeypatch.setattr(_hamming, "_stable_smallest", recorded_partition)
     rng = np.random.default_rng(8)
     query_codes, db_codes = _random_codes(rng, 13, 40), _random_codes(rng, 3000, 40)
     _assert_search_exact(query_codes, db_codes, 2)
@@ -279,7 +279,7 @@ def test_hamming_search_packed_input():
 def test_stable_selection_with_keys_beyond_int32():
     # Distances this large only occur with huge codes; they force 64-bit keys.
     block = np.array([[2**30, 7, 2**30 - 1, 7, 0]], dtype=np.int32)
-    np.testing.assert_array_equal(hashing._stable_smallest(block, 4), [[4, 1, 3, 2]])
+    np.testing.assert_array_equal(_hamming._stable_smallest(block, 4), [[4, 1, 3, 2]])
 
 
 @pytest.mark.parametrize(
