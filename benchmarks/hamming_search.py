@@ -29,7 +29,7 @@ import time
 import numpy as np
 import torch
 
-from imsat_sklearn import hashing
+from imsat_sklearn import _hamming, hashing
 from imsat_sklearn.hashing import hamming_search, pack_codes
 
 try:
@@ -106,7 +106,7 @@ def main():
     print(
         f"{args.n_queries} queries x {args.n_db} database codes, "
         f"n_neighbors={args.n_neighbors}, median of {args.repeats} runs; "
-        f"numpy {np.__version__} (popcount: {hashing._popcount.__name__}), "
+        f"numpy {np.__version__} (popcount: {_hamming._popcount.__name__}), "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
     print(f"imsat_sklearn from {os.path.dirname(hashing.__file__)}")
