@@ -44,6 +44,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         128); e.g. (128, 128) for 1,797 digits, (500, 500) for 10,000
         MNIST images. A smaller network costs much less per update on small
         data and was as accurate there (see the user guide, "Parameters").
+        ``partial_fit`` cannot know the size of the stream from its first
+        chunk and takes (1200, 1200).
     ${lam}
     mu : float, default=4.0
         Weight (>= 0) of the marginal term against H(Y|X); larger values push

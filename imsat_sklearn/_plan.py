@@ -63,7 +63,8 @@ def make_plan(estimator, X, *, comm, incremental):
         method = "partial_fit" if incremental else "fit with warm_start=True"
         hidden = _continued_hidden_layer_sizes(estimator, method)
     else:
-        hidden = hidden_layer_sizes(estimator.hidden_layer_sizes, n_samples)
+        # A chunk says nothing of the stream's size: partial_fit sizes "auto" as for large data.
+        hidden = hidden_layer_sizes(estimator.hidden_layer_sizes, None if incremental else n_samples)
     device = resolve_device(estimator.device)
     objective = estimator._build_objective(device)
     augmentations = tuple(build_augmentations(estimator.augmentation, xi=estimator.xi))
@@ -185,8 +186,10 @@ _AUTO_MIN_WIDTH = 128
 
 
 def hidden_layer_sizes(sizes, n_samples):
-    """The hidden widths a fit on ``n_samples`` rows uses."""
+    """The hidden widths a fit on ``n_samples`` rows uses (None: an unknown, large number)."""
     if isinstance(sizes, str) and sizes == "auto":
+        if n_samples is None:
+            return (_AUTO_MAX_WIDTH, _AUTO_MAX_WIDTH)
         width = _AUTO_MAX_WIDTH * min(n_samples, _AUTO_FULL_WIDTH_SAMPLES) // _AUTO_FULL_WIDTH_SAMPLES
         width = max(_AUTO_MIN_WIDTH, width)
         return (width, width)
