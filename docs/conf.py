@@ -15,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import imsat_sklearn  # noqa: E402
+import imsat_sklearn.datasets  # noqa: E402
 
 project = "imsat_sklearn"
 author = "imsat_sklearn developers"
@@ -67,15 +68,8 @@ USER_GUIDE = {
     "imsat_sklearn.distributed.fit_distributed": "scaling-distributed",
     **{
         f"imsat_sklearn.datasets.{name}": "benchmark-data"
-        for name in [
-            "get_data_home",
-            "load_mnist",
-            "load_usps",
-            "load_20newsgroups_tfidf",
-            "load_reuters_tfidf",
-            "load_omniglot",
-            "load_cifar10",
-        ]
+        for name in imsat_sklearn.datasets.__all__
+        if name != "DATA_HOME_ENV"
     },
 }
 

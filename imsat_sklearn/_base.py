@@ -88,9 +88,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         # A copy: a call that raises must leave the stream where it was.
         rng = random_state_of(self.random_state) if rng is None else copy.deepcopy(rng)
         if plan.reset:
-            network = build_network(
-                plan.X.shape[1], plan.hidden_layer_sizes, plan.n_outputs, _cpu_generator(rng)
-            ).to(plan.device)
+            network = _new_network(plan, rng)
         else:
             network = self._continued_network(plan.device)
         result = self._train_once(
@@ -139,9 +137,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         for init in range(self.n_init):
             if self.verbose:
                 print(f"{type(self).__name__}: initialisation {init + 1}/{self.n_init}", flush=True)
-            network = build_network(
-                plan.X.shape[1], plan.hidden_layer_sizes, plan.n_outputs, _cpu_generator(rng)
-            ).to(plan.device)
+            network = _new_network(plan, rng)
             result = self._train_once(plan, network, rng, comm)
             if self.n_init == 1:
                 # Nothing to compare: skip a forward pass over all of X.
@@ -283,6 +279,9 @@ def _seed(rng):
     return int(rng.randint(np.iinfo(np.int32).max))
 
 
-def _cpu_generator(rng):
+def _new_network(plan, rng):
+    """A freshly initialised network of ``plan``'s shape on its device, seeded from ``rng``."""
     # Initial weights are drawn on the CPU so they do not depend on the device.
-    return torch.Generator().manual_seed(_seed(rng))
+    generator = torch.Generator().manual_seed(_seed(rng))
+    network = build_network(plan.X.shape[1], plan.hidden_layer_sizes, plan.n_outputs, generator)
+    return network.to(plan.device)

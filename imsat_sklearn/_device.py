@@ -154,10 +154,12 @@ def batched_outputs(network, output, X, device):
 
     ``X`` is a numpy array or a CSR matrix; only one batch of rows at a
     time is converted to float32 (a CSR batch densified), so X is never
-    copied whole. Inference runs in float32 like training, in eval mode,
-    on a copy of the network so that the fitted one is left where it is.
+    copied whole. Inference runs in float32 like training, in eval mode;
+    a network on another device, or in training mode, is copied, so that
+    the caller's is left where and as it is.
     """
-    network = copy.deepcopy(network).to(device=device, dtype=torch.float32).eval()
+    if network.training or next(network.parameters()).device != torch.device(device):
+        network = copy.deepcopy(network).to(device).eval()
     step = max(1, min(_PREDICT_ROWS, _PREDICT_ELEMENTS // max(X.shape[1], 1)))
     out = None
     with torch.inference_mode():

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ._base import BaseIMSAT
+from ._base import BaseIMSAT, _seed
 from ._device import resolve_device
 from ._plan import random_state_of
 from ._torch.parallel import DataParallel
@@ -140,7 +140,7 @@ def _shared_seed(random_state, parallel, group):
         return random_state
     seed = [None]
     if parallel.rank == 0:
-        seed[0] = int(random_state_of(random_state).randint(np.iinfo(np.int32).max))
+        seed[0] = _seed(random_state_of(random_state))
     # An object broadcast works with every backend (nccl has no CPU tensors); src is a global rank.
     source = dist.get_global_rank(group, 0) if group is not None else 0
     dist.broadcast_object_list(seed, src=source, group=group)
