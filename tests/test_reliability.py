@@ -12,7 +12,7 @@ import torch
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 
-from imsat_sklearn import IMSATClusterer, IMSATHasher
+from imsat_sklearn import IMSATClusterer, IMSATHasher, paper_params
 from imsat_sklearn._torch import objectives
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=2, tol=None, batch_size=50, n_init=1, random_state=0)
@@ -136,12 +136,22 @@ def test_one_cluster_fits_trivially(X):
         ("n_neighbors", 0),
         ("n_init", 0),
         ("augmentation", "mixup"),
+        ("tol", -0.01),
+        ("tol", 1.5),
+        ("n_iter_no_change", 0),
+        ("hidden_layer_sizes", "wide"),
+        ("min_updates", -1),
     ],
 )
 def test_invalid_hyperparameters_rejected_at_fit_not_init(make, X, param, value):
     model = make(**{param: value})  # __init__ never validates
     with pytest.raises(ValueError, match=f"'{param}' parameter of IMSAT\\w+ must be"):
         model.fit(X)
+
+
+def test_paper_params_names_the_unknown_task():
+    with pytest.raises(ValueError, match="task must be 'clustering' or 'hashing', got 'ranking'"):
+        paper_params("ranking")
 
 
 @BOTH
