@@ -9,6 +9,9 @@ Prints, for each device asked for:
   The two loss curves are compared, so (b) is checked to do exactly (a)'s math.
   A fixed ``eps`` keeps the k-NN radius out of both; it is timed on its own.
 - the exact k-NN radius (k=10) of ``--knn-samples`` rows of MNIST;
+- with ``--predict-samples N``, ``predict`` on N x 784 rows (float32 and
+  float64 input) against a bare float32 forward of the same network in
+  eval mode (``torch.no_grad``, 8,192-row batches), the software floor;
 - with ``--rss-samples N``, the peak resident memory of a fit (then a
   predict) on an N x 784 float32 ``np.memmap``, in a fresh process, against
   the size of the data.
@@ -16,6 +19,7 @@ Prints, for each device asked for:
     python benchmarks/speed.py --device cpu --threads 1
     python benchmarks/speed.py --device cuda --n-samples 70000 --updates 1400
     python benchmarks/speed.py --device cpu --skip-fit --skip-knn --rss-samples 1000000
+    python benchmarks/speed.py --device cpu --skip-fit --skip-knn --predict-samples 300000
 """
 
 import argparse
@@ -26,10 +30,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.exceptions import ConvergenceWarning
 
 from imsat_sklearn import IMSATClusterer
 from imsat_sklearn._torch.radius import kth_neighbor_distance
@@ -228,6 +234,43 @@ def measure_rss(n_samples, device):
         )
 
 
+def time_predict(X, n_samples, device, repeats):
+    """predict on ``n_samples`` rows (MNIST tiled) against a bare float32 forward."""
+    with warnings.catch_warnings():
+        # One epoch is enough to time inference; its ConvergenceWarning is expected.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = estimator(device, max_iter=1, seed=0).fit(X[:2000])
+    rows = np.ascontiguousarray(np.resize(X, (n_samples, X.shape[1])))
+    network = model.network_.to(device).eval()
+
+    def bare():
+        with torch.no_grad():
+            for start in range(0, n_samples, 8192):
+                batch = torch.from_numpy(rows[start : start + 8192]).to(device)
+                network(batch).argmax(1).cpu()
+        synchronize(device)
+
+    timings = {
+        "predict, float32 X": lambda: model.predict(rows),
+        "predict, float64 X": lambda: model.predict(rows64),
+        "bare float32 forward": bare,
+    }
+    rows64 = rows.astype(np.float64)
+    seconds = {}
+    for name, call in timings.items():
+        call()
+        runs = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            call()
+            runs.append(time.perf_counter() - started)
+        seconds[name] = runs
+    floor = np.median(seconds["bare float32 forward"])
+    print(f"\n[{device}] predict, {n_samples} x {X.shape[1]}, network {HIDDEN}, median of {repeats}")
+    for name, runs in seconds.items():
+        print(f"  {name:<22}{np.median(runs):8.2f} s  ({fmt(runs)})  x{np.median(runs) / floor:.2f} of bare")
+
+
 def fmt(values):
     return ", ".join(f"{v:.2f}" for v in values)
 
@@ -243,6 +286,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--knn-samples", type=int, default=70000)
     parser.add_argument("--rss-samples", type=int, default=0, help="rows of the memmap fit (0: skip)")
+    parser.add_argument("--predict-samples", type=int, default=0, help="rows of the predict timing (0: skip)")
     parser.add_argument("--skip-fit", action="store_true")
     parser.add_argument("--skip-knn", action="store_true")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
@@ -257,12 +301,14 @@ def main():
           f"torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}")
     X = None
     for device in args.device:
-        if not args.skip_fit or not args.skip_knn:
+        if not args.skip_fit or not args.skip_knn or args.predict_samples:
             X = mnist(args.data_home, max(args.n_samples, args.knn_samples)) if X is None else X
         if not args.skip_fit:
             compare_fit(X[: args.n_samples], device, args.updates, args.repeats, args.seed)
         if not args.skip_knn:
             time_knn(X[: args.knn_samples], device)
+        if args.predict_samples:
+            time_predict(X, args.predict_samples, device, args.repeats)
         if args.rss_samples:
             measure_rss(args.rss_samples, device)
 
