@@ -36,7 +36,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         ],
         "lam": [Interval(numbers.Real, 0, None, closed="left")],
         "augmentation": [StrOptions({"vat", "rpt"}), callable, list],
-        "xi": [Interval(numbers.Real, 0, None, closed="neither")],
+        "xi": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="neither")],
         "eps": [None, Interval(numbers.Real, 0, None, closed="left")],
         "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
         "eps_scale": [Interval(numbers.Real, 0, None, closed="left")],
@@ -47,7 +47,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         "min_updates": [Interval(numbers.Integral, 0, None, closed="left"), Hidden(StrOptions({"deprecated"}))],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "device": [str],
-        "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_init": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -127,19 +127,19 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             setattr(self, name, value)
 
     def _best_of_n_init(self, plan, rng, comm):
-        """Train ``n_init`` networks; keep the one with the highest training-set information.
+        """Train ``plan.n_init`` networks; keep the one with the highest training-set information.
 
         The information estimate (``score``) on the whole training set, in
         eval mode, is label-free and deterministic, unlike the last epoch's
         minibatch loss, whose SAT part grows as a network sharpens.
         """
         best = None
-        for init in range(self.n_init):
+        for init in range(plan.n_init):
             if self.verbose:
-                print(f"{type(self).__name__}: initialisation {init + 1}/{self.n_init}", flush=True)
+                print(f"{type(self).__name__}: initialisation {init + 1}/{plan.n_init}", flush=True)
             network = _new_network(plan, rng)
             result = self._train_once(plan, network, rng, comm)
-            if self.n_init == 1:
+            if plan.n_init == 1:
                 # Nothing to compare: skip a forward pass over all of X.
                 return network, result
             outputs = batched_outputs(network, plan.objective.output, plan.X, plan.device)

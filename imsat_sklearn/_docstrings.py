@@ -13,10 +13,23 @@ PARTS = {
     "lam": """\
 lam : float, default=0.1
     Weight (>= 0) of the information term relative to the SAT penalty.""",
-    "xi_eps": """\
-xi : float, default=10.0
+    "xi_auto": """\
+xi : float or "auto", default="auto"
     Length (> 0, in units of X) of the finite-difference step of the VAT
-    power iteration.
+    power iteration. "auto" takes 8 times the mean perturbation radius
+    of the training data, which is the paper's ``xi=10`` on MNIST scaled
+    to [0, 1] (mean radius 1.25 with the default ``eps_scale`` and
+    ``n_neighbors``) and follows the scale of any other X: on the
+    digits scaled to [0, 1] (mean radius 0.36) a fixed ``xi=10`` gave a
+    mean ACC of 0.77 over 20 seeds, "auto" (xi = 2.9) 0.83.""",
+    "xi_fixed": """\
+xi : float or "auto", default=10.0
+    Length (> 0, in units of X) of the finite-difference step of the VAT
+    power iteration, the paper's value. "auto" takes 8 times the mean
+    perturbation radius of the training data, which follows the scale of
+    X and equals 10 on MNIST scaled to [0, 1]; its effect on hashing has
+    not been measured, so the hasher keeps the paper's fixed step.""",
+    "eps": """\
 eps : float or None, default=None
     Perturbation radius (>= 0, in units of X). ``None`` gives each sample
     its own radius ``eps_scale`` times its distance to its

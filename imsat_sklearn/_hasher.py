@@ -52,7 +52,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         :mod:`imsat_sklearn.augment`. A list of these sums their penalties.
         Callables must be picklable and deep-copyable for pickling and
         ``clone``: use class instances, not lambdas.
-    ${xi_eps}
+    ${xi_fixed}
+    ${eps}
     n_neighbors : int, default=10
         Which nearest neighbour (>= 1) sets the radius when ``eps=None``.
         Clipped to ``n_samples - 1`` with a warning. As for
@@ -73,11 +74,13 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         stops. The test costs nothing. ``None`` always runs ``max_iter``
         epochs (the paper's fixed schedule).
     ${n_iter_no_change_to_device}
-    n_init : int, default=1
+    n_init : int or "auto", default=1
         Number of trainings (>= 1) from different random initialisations;
         the one with the highest information estimate (``score``) on the
-        training data is kept (no labels). Cost grows linearly. The default
-        stays 1 for hashing: its stability over seeds has not been measured.
+        training data is kept (no labels). Cost grows linearly. "auto"
+        trains 3 networks on fewer than 5,000 samples and 1 from there, as
+        for :class:`IMSATClusterer`. The default stays 1 for hashing: its
+        stability over seeds has not been measured.
     ${warm_start_random_state_verbose}
 
     Attributes

@@ -16,7 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from imsat_sklearn import IMSATClusterer
-from imsat_sklearn._plan import hidden_layer_sizes, make_schedule
+from imsat_sklearn._plan import hidden_layer_sizes, make_plan, make_schedule, resolve_n_init
+from imsat_sklearn._torch.parallel import SingleProcess
 from imsat_sklearn.metrics import clustering_accuracy
 
 FAST = dict(hidden_layer_sizes=(32,), max_iter=35, tol=None, batch_size=50, n_init=1)
@@ -188,6 +189,41 @@ def test_min_updates_is_deprecated_but_still_adds_passes(blobs):
 def test_auto_hidden_layer_sizes_follow_the_number_of_samples(n_samples, width):
     assert hidden_layer_sizes("auto", n_samples) == (width, width)
     assert hidden_layer_sizes((7, 5), n_samples) == (7, 5)
+
+
+@pytest.mark.parametrize("n_samples, expected", [(2, 3), (4999, 3), (5000, 1), (70000, 1)])
+def test_auto_n_init_trains_three_networks_below_5000_samples(n_samples, expected):
+    assert resolve_n_init("auto", n_samples) == expected
+    assert resolve_n_init(2, n_samples) == 2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_default_fit_on_small_data_keeps_the_best_of_three(blobs, capsys):
+    IMSATClusterer(n_clusters=3, hidden_layer_sizes=(16,), max_iter=1, verbose=1, random_state=0).fit(blobs[0])
+    inits = [line for line in capsys.readouterr().out.splitlines() if "initialisation" in line]
+    assert inits == [f"IMSATClusterer: initialisation {i}/3" for i in (1, 2, 3)]
+
+
+def _vat_step(X, **params):
+    model = IMSATClusterer(n_clusters=3, **params)
+    plan = make_plan(model, X, comm=SingleProcess(), incremental=False)
+    (vat,) = plan.augmentations
+    return vat.xi, float(plan.radius.mean())
+
+
+def test_auto_xi_is_eight_mean_radii_and_follows_the_scale_of_x(blobs):
+    X = blobs[0].astype(np.float32)
+    xi, radius = _vat_step(X)
+    assert xi == pytest.approx(8 * radius, rel=1e-6)
+    # The paper's fixed step means something else once X is rescaled; "auto" does not.
+    scaled_xi, scaled_radius = _vat_step(100 * X)
+    assert scaled_radius == pytest.approx(100 * radius, rel=1e-5)
+    assert scaled_xi == pytest.approx(100 * xi, rel=1e-5)
+    assert _vat_step(100 * X, xi=10.0)[0] == 10.0
+
+
+def test_auto_xi_with_a_zero_radius_keeps_a_positive_step(blobs):
+    assert _vat_step(blobs[0], eps=0.0)[0] > 0
 
 
 def test_verbose_prints_the_init_and_one_line_per_epoch(blobs, capsys):
