@@ -19,7 +19,7 @@ from sklearn.utils.validation import _get_feature_names, check_array, validate_d
 
 from ._device import resolve_device, row_source, training_csr
 from ._radius import perturbation_radius
-from ._torch.sat import build_augmentations
+from ._torch.sat import build_augmentations, try_transforms
 from ._torch.trainer import Schedule
 
 
@@ -72,6 +72,9 @@ def make_plan(estimator, X, *, comm, incremental):
     # Before the k-NN search, which is the slow part of a large fit's set-up.
     comm.check_batch_size(schedule.batch_size)
     rows = row_source(X, device)
+    # A broken transform fails here, before the k-NN search, instead of as a
+    # first minibatch that diverges or a torch error from inside the loop.
+    try_transforms(augmentations, rows, schedule.batch_size)
     radius = perturbation_radius(
         X, rows, eps=estimator.eps, n_neighbors=estimator.n_neighbors, eps_scale=estimator.eps_scale, comm=comm
     )

@@ -1,0 +1,117 @@
+"""Fits that would go wrong say so early: a callable augmentation is tried before training."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.datasets import make_blobs
+
+import imsat_sklearn._base
+import imsat_sklearn._plan
+from imsat_sklearn import IMSATClusterer, IMSATHasher
+from imsat_sklearn.augment import GaussianNoise
+
+FAST = dict(hidden_layer_sizes=(16,), max_iter=4, tol=None, batch_size=20, n_init=1, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, _ = make_blobs(n_samples=80, centers=3, n_features=4, cluster_std=0.6, random_state=1)
+    return X.astype(np.float32)
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Training fails the test: errors expected from the trial must come before it."""
+
+    def train(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(imsat_sklearn._base, "train", train)
+
+
+# --------------------------------------------------------------------------
+# a callable augmentation is tried once before training
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("augmentation_of", [lambda t: t, lambda t: ["vat", t]])
+def test_augmentation_with_a_wrong_signature_names_the_expected_one(blobs, no_training, augmentation_of):
+    def one_argument(x):
+        return x
+
+    message = r"augmentation <function .*one_argument.*> cannot be called as T\(x, generator\)"
+    with pytest.raises(TypeError, match=message) as info:
+        IMSATClusterer(n_clusters=3, augmentation=augmentation_of(one_argument), **FAST).fit(blobs)
+    assert isinstance(info.value.__cause__, TypeError)
+    assert "positional argument" in str(info.value.__cause__)
+
+
+def test_type_error_raised_inside_a_two_argument_transform_is_left_as_it_is(blobs, no_training):
+    def broken(x, generator):
+        return x + "a"
+
+    with pytest.raises(TypeError) as info:
+        IMSATHasher(n_bits=3, augmentation=broken, **FAST).fit(blobs)
+    assert "T(x, generator)" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "transform, error, message",
+    [
+        (lambda X, g: X[:, :1], ValueError, r"returned shape \(20, 1\)"),
+        (lambda X, g: X.double(), TypeError, "returned dtype torch.float64"),
+        (lambda X, g: X.numpy(), TypeError, "returned ndarray"),
+    ],
+)
+def test_wrong_output_of_a_transform_is_reported_before_training(blobs, no_training, transform, error, message):
+    with pytest.raises(error, match=message):
+        IMSATClusterer(n_clusters=3, augmentation=transform, **FAST).fit(blobs)
+
+
+@pytest.mark.parametrize(
+    "augmentation",
+    [lambda X, g: X * float("nan"), GaussianNoise(std=float("inf")), ["rpt", lambda X, g: X / 0]],
+)
+def test_non_finite_transform_output_is_blamed_on_augmentation_not_learning_rate(blobs, augmentation):
+    with pytest.raises(ValueError, match="augmentation .* returned NaN or infinite values") as info:
+        IMSATClusterer(n_clusters=3, augmentation=augmentation, **FAST).fit(blobs)
+    assert "learning_rate" not in str(info.value)
+
+
+def test_partial_fit_tries_the_transform_too(blobs, no_training):
+    with pytest.raises(ValueError, match="returned NaN or infinite values"):
+        IMSATClusterer(n_clusters=3, augmentation=lambda X, g: X * float("inf"), **FAST).partial_fit(blobs)
+
+
+class _Recorder:
+    """A valid transform that keeps what its first call received."""
+
+    def __init__(self):
+        self.first = None
+
+    def __call__(self, X, generator):
+        if self.first is None:
+            self.first = (X.clone(), torch.is_grad_enabled(), X.device)
+        return X + 0.01 * torch.randn(X.shape, generator=generator, dtype=X.dtype)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_trial_batch_is_the_first_rows_of_x_as_float32_without_gradients(blobs, no_training, sparse):
+    X = blobs.astype(np.float64)
+    X[X < 0] = 0
+    recorder = _Recorder()
+    with pytest.raises(AssertionError, match="training started"):
+        IMSATClusterer(n_clusters=3, augmentation=recorder, **FAST).fit(sp.csr_matrix(X) if sparse else X)
+    batch, grad_enabled, device = recorder.first
+    assert batch.dtype == torch.float32 and device == torch.device("cpu") and not grad_enabled
+    np.testing.assert_array_equal(batch.numpy(), X[: FAST["batch_size"]].astype(np.float32))
+
+
+def test_trial_leaves_the_fit_unchanged(blobs, monkeypatch):
+    params = dict(n_clusters=3, augmentation=["vat", GaussianNoise(0.1)], **FAST)
+    tried = IMSATClusterer(**params).fit(blobs)
+    monkeypatch.setattr(imsat_sklearn._plan, "try_transforms", lambda *args: None)
+    untried = IMSATClusterer(**params).fit(blobs)
+    assert tried.loss_curve_ == untried.loss_curve_
+    np.testing.assert_array_equal(tried.labels_, untried.labels_)
