@@ -262,7 +262,9 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             If an ``augmentation`` entry is neither 'vat', 'rpt' nor a
             callable instance, or a callable cannot be called as
             ``T(x, generator)`` or returns something other than a tensor of
-            the input's dtype.
+            the input's dtype; if X is a torch tensor (or an array of
+            another array API namespace) while
+            ``sklearn.set_config(array_api_dispatch=True)`` is on.
         """,
     )
 

@@ -116,7 +116,9 @@ to ``loss_curve_`` and ``loss_parts_`` and one to ``n_iter_``.""",
     "partial_fit_raises": """\
 ValueError
     As :meth:`fit`; also if ``X`` does not have the number of
-    features of the earlier chunks (or of the data of ``fit``).""",
+    features of the earlier chunks (or of the data of ``fit``).
+TypeError
+    As :meth:`fit`.""",
     "samples_seen_in_fit": """\
 X : {array-like, sparse matrix} of shape (n_samples, n_features)
     Samples with the features seen in fit.""",
@@ -124,7 +126,10 @@ X : {array-like, sparse matrix} of shape (n_samples, n_features)
 sklearn.exceptions.NotFittedError
     If the estimator is not fitted.
 ValueError
-    If X holds NaN or inf or has the wrong number of features.""",
+    If X holds NaN or inf or has the wrong number of features.
+TypeError
+    If X is an array of another array API namespace (e.g. a torch
+    tensor) while ``sklearn.set_config(array_api_dispatch=True)`` is on.""",
 }
 
 

@@ -206,7 +206,9 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         TypeError
             If a callable ``augmentation`` cannot be called as
             ``T(x, generator)`` or returns something other than a tensor of
-            the input's dtype.
+            the input's dtype; if X is a torch tensor (or an array of
+            another array API namespace) while
+            ``sklearn.set_config(array_api_dispatch=True)`` is on.
         """,
     )
 

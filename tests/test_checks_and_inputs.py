@@ -1,8 +1,9 @@
-"""Fits that would go wrong say so early: a callable augmentation is tried before training."""
+"""Fits that would go wrong say so early: augmentation trials, array API input."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn
 import torch
 from sklearn.datasets import make_blobs
 
@@ -115,3 +116,58 @@ def test_trial_leaves_the_fit_unchanged(blobs, monkeypatch):
     untried = IMSATClusterer(**params).fit(blobs)
     assert tried.loss_curve_ == untried.loss_curve_
     np.testing.assert_array_equal(tried.labels_, untried.labels_)
+
+
+# --------------------------------------------------------------------------
+# torch tensors as X
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def array_api_dispatch(monkeypatch):
+    # scikit-learn refuses to turn dispatch on unless SciPy's array API flag is set.
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+    with sklearn.config_context(array_api_dispatch=True):
+        yield
+
+
+@pytest.mark.parametrize("Estimator, width", [(IMSATClusterer, "n_clusters"), (IMSATHasher, "n_bits")])
+def test_torch_tensor_under_array_api_dispatch_is_a_clear_type_error(blobs, array_api_dispatch, Estimator, width):
+    X = torch.from_numpy(blobs)
+    model = Estimator(**{width: 3}, **FAST)
+    message = (
+        rf"{Estimator.__name__} does not support array API dispatch: X is a torch.Tensor .*"
+        r"Pass a NumPy array \(X.cpu\(\).numpy\(\)\), or turn array_api_dispatch off"
+    )
+    for method in (model.fit, model.partial_fit):
+        with pytest.raises(TypeError, match=message):
+            method(X)
+    assert not hasattr(model, "network_")
+    model.fit(blobs)
+    for method in (model.predict_proba, model.transform, model.score):
+        with pytest.raises(TypeError, match=message):
+            method(X)
+
+
+def test_numpy_input_under_array_api_dispatch_fits_as_without(blobs, array_api_dispatch):
+    with_dispatch = IMSATClusterer(n_clusters=3, **FAST).fit(blobs)
+    with sklearn.config_context(array_api_dispatch=False):
+        without = IMSATClusterer(n_clusters=3, **FAST).fit(blobs)
+    assert with_dispatch.loss_curve_ == without.loss_curve_
+    np.testing.assert_array_equal(with_dispatch.predict(blobs), without.predict(blobs))
+
+
+def test_cpu_tensor_without_array_api_dispatch_is_taken_as_its_numpy_array(blobs):
+    X = torch.from_numpy(blobs)
+    from_tensor = IMSATClusterer(n_clusters=3, **FAST).fit(X)
+    from_numpy = IMSATClusterer(n_clusters=3, **FAST).fit(blobs)
+    assert from_tensor.loss_curve_ == from_numpy.loss_curve_
+    np.testing.assert_array_equal(from_tensor.labels_, from_numpy.labels_)
+    proba = from_tensor.predict_proba(X)
+    assert isinstance(proba, np.ndarray)
+    np.testing.assert_array_equal(proba, from_numpy.predict_proba(blobs))
+
+
+def test_tags_say_no_array_api_support():
+    assert sklearn.utils.get_tags(IMSATClusterer()).array_api_support is False
+    assert sklearn.utils.get_tags(IMSATHasher()).array_api_support is False
