@@ -1,4 +1,4 @@
-"""Fits that would go wrong say so early: augmentation trials, array API input."""
+"""Fits that would go wrong say so early: augmentation trials, array API input, determinism."""
 
 import numpy as np
 import pytest
@@ -171,3 +171,49 @@ def test_cpu_tensor_without_array_api_dispatch_is_taken_as_its_numpy_array(blobs
 def test_tags_say_no_array_api_support():
     assert sklearn.utils.get_tags(IMSATClusterer()).array_api_support is False
     assert sklearn.utils.get_tags(IMSATHasher()).array_api_support is False
+
+
+# --------------------------------------------------------------------------
+# the determinism promise
+# --------------------------------------------------------------------------
+
+
+def _fit_at(threads, Estimator, X, **params):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return Estimator(**params).fit(X)
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    "Estimator, params",
+    [
+        (IMSATClusterer, dict(n_clusters=3, augmentation=["vat", GaussianNoise(0.1)], n_init=2)),
+        (IMSATHasher, dict(n_bits=4, augmentation="rpt")),
+    ],
+)
+def test_cpu_refits_with_the_same_random_state_and_threads_are_bit_identical(blobs, threads, Estimator, params):
+    params = {**FAST, **params, "random_state": 7}
+    first = _fit_at(threads, Estimator, blobs, **params)
+    second = _fit_at(threads, Estimator, blobs, **params)
+    assert first.loss_curve_ == second.loss_curve_
+    np.testing.assert_array_equal(first.predict_proba(blobs), second.predict_proba(blobs))
+    if Estimator is IMSATClusterer:
+        np.testing.assert_array_equal(first.labels_, second.labels_)
+    weights, again = first.network_.state_dict(), second.network_.state_dict()
+    assert weights.keys() == again.keys()
+    for name in weights:
+        assert torch.equal(weights[name], again[name]), name
+
+
+@pytest.mark.parametrize("Estimator", [IMSATClusterer, IMSATHasher])
+def test_random_state_docstring_states_the_conditions_of_bit_identical_fits(Estimator):
+    # Other thread counts are not promised the same result, so the text must say so.
+    doc = " ".join(Estimator.__doc__.split())
+    promise = doc[doc.index("random_state : ") :].split("verbose : ")[0]
+    for condition in ("bit-identical", "on the CPU", "torch.get_num_threads()", "versions of torch", "hardware"):
+        assert condition in promise, condition
+    assert "another thread count can change the result" in promise
