@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._device import batched_outputs, prediction_device
-from ._plan import make_plan, random_state_of
+from ._plan import check_no_array_api_dispatch, make_plan, random_state_of
 from ._torch.parallel import SingleProcess
 from ._torch.network import build_network, empty_network
 from ._torch.trainer import train
@@ -210,6 +210,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _outputs(self, X):
         """Validated X -> network outputs (probabilities), computed in row batches."""
         check_is_fitted(self)
+        check_no_array_api_dispatch(self, X)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float32, np.float64], reset=False)
         return self._outputs_of_validated(X)
 
@@ -235,6 +236,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         tags.input_tags.sparse = True
+        # NumPy and SciPy input only: other namespaces are refused under array_api_dispatch.
+        tags.array_api_support = False
         return tags
 
     def __getstate__(self):

@@ -256,12 +256,16 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             does not have shape (n_clusters,), holds a value <= 0 or does
             not sum to 1; if ``augmentation`` is an empty list or holds an
             unknown string, or a callable returns a batch of the wrong shape
-            or device; if ``device`` names an unavailable device; if
-            training diverges in its first epoch.
+            or device or with NaN or infinite values (each callable is
+            tried once on a minibatch before training); if ``device`` names
+            an unavailable device; if training diverges in its first epoch.
         TypeError
             If an ``augmentation`` entry is neither 'vat', 'rpt' nor a
-            callable instance, or a callable returns something other than
-            a tensor of the input's dtype.
+            callable instance, or a callable cannot be called as
+            ``T(x, generator)`` or returns something other than a tensor of
+            the input's dtype; if X is a torch tensor (or an array of
+            another array API namespace) while
+            ``sklearn.set_config(array_api_dispatch=True)`` is on.
         """,
     )
 

@@ -67,8 +67,10 @@ random_state : int, RandomState instance or None, default=None
     Seeds the weight initialisation, minibatch order and perturbations
     through per-fit torch generators; the global torch and numpy random
     states are neither used nor changed. An int gives bit-identical
-    results on the CPU for the same torch thread count, torch version and
-    hardware.
+    results on the CPU for the same data and parameters, the same number
+    of torch threads (``torch.get_num_threads()``), the same versions of
+    torch and the other packages, and the same hardware; another thread
+    count can change the result (see the user guide on reproducibility).
 verbose : int, default=0
     With ``verbose >= 1``, prints which of the ``n_init`` trainings runs,
     then one line per epoch: loss, its parts, the fraction of changed
@@ -90,8 +92,8 @@ feature_names_in_ : ndarray of shape (`n_features_in_`,)
 Notes
 -----
 With ``random_state`` fixed, fits on the CPU are bit-identical for the
-same number of torch threads (``torch.get_num_threads()``), torch version
-and hardware; a different thread count rounds differently and can move a
+same number of torch threads (``torch.get_num_threads()``), versions of
+torch and the other packages, and hardware; a different thread count rounds differently and can move a
 trajectory. On CUDA,
 some kernels are not deterministic, so results can differ in the last
 bits between runs.
@@ -129,7 +131,9 @@ to ``loss_curve_`` and ``loss_parts_`` and one to ``n_iter_``.""",
     "partial_fit_raises": """\
 ValueError
     As :meth:`fit`; also if ``X`` does not have the number of
-    features of the earlier chunks (or of the data of ``fit``).""",
+    features of the earlier chunks (or of the data of ``fit``).
+TypeError
+    As :meth:`fit`.""",
     "samples_seen_in_fit": """\
 X : {array-like, sparse matrix} of shape (n_samples, n_features)
     Samples with the features seen in fit.""",
@@ -137,7 +141,10 @@ X : {array-like, sparse matrix} of shape (n_samples, n_features)
 sklearn.exceptions.NotFittedError
     If the estimator is not fitted.
 ValueError
-    If X holds NaN or inf or has the wrong number of features.""",
+    If X holds NaN or inf or has the wrong number of features.
+TypeError
+    If X is an array of another array API namespace (e.g. a torch
+    tensor) while ``sklearn.set_config(array_api_dispatch=True)`` is on.""",
 }
 
 

@@ -202,8 +202,16 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         ValueError
             If X is empty, not 2-D, holds NaN or inf, or has fewer than 2
             samples; if a parameter is out of range (e.g. ``n_bits < 1``); if
-            ``device`` names an unavailable device; if training diverges in
-            its first epoch.
+            a callable ``augmentation`` returns a batch of the wrong shape or
+            device or with NaN or infinite values (each callable is tried
+            once on a minibatch before training); if ``device`` names an
+            unavailable device; if training diverges in its first epoch.
+        TypeError
+            If a callable ``augmentation`` cannot be called as
+            ``T(x, generator)`` or returns something other than a tensor of
+            the input's dtype; if X is a torch tensor (or an array of
+            another array API namespace) while
+            ``sklearn.set_config(array_api_dispatch=True)`` is on.
         """,
     )
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn import get_config
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _get_feature_names, check_array, validate_data
 
 from ._device import resolve_device, row_source, training_csr
 from ._radius import perturbation_radius
-from ._torch.sat import build_augmentations
+from ._torch.sat import build_augmentations, try_transforms
 from ._torch.trainer import Schedule
 
 
@@ -76,6 +77,9 @@ def make_plan(estimator, X, *, comm, incremental):
     # Before the k-NN search, which is the slow part of a large fit's set-up.
     comm.check_batch_size(schedule.batch_size)
     rows = row_source(X, device)
+    # A broken transform fails here, before the k-NN search, instead of as a
+    # first minibatch that diverges or a torch error from inside the loop.
+    try_transforms(augmentations, rows, schedule.batch_size)
     radius = perturbation_radius(
         X, rows, eps=estimator.eps, n_neighbors=estimator.n_neighbors, eps_scale=estimator.eps_scale, comm=comm
     )
@@ -95,6 +99,7 @@ def _validate_training_data(estimator, X, reset):
     never modified); see :func:`._device.training_csr`. A new fit checks X
     without recording its features: the fit records them once it succeeds.
     """
+    check_no_array_api_dispatch(estimator, X)
     check = dict(accept_sparse="csr", dtype=[np.float32, np.float64], order="C", ensure_min_samples=2)
     if reset:
         X = check_array(X, estimator=estimator, input_name="X", **check)
@@ -107,6 +112,26 @@ def _validate_training_data(estimator, X, reset):
             f"n_samples={X.shape[0]} should be >= {estimator._n_outputs_param}={n_outputs}."
         )
     return training_csr(X) if sp.issparse(X) else X
+
+
+def check_no_array_api_dispatch(estimator, X):
+    """Refuse an array of another array API namespace while scikit-learn dispatches to it.
+
+    With ``array_api_dispatch`` on, scikit-learn's validation keeps such an
+    array in its namespace (and fails on the float dtypes given as NumPy
+    types), while the estimators compute on NumPy arrays. Without dispatch
+    the same array is converted with ``np.asarray`` as any array-like.
+    """
+    if not get_config()["array_api_dispatch"] or isinstance(X, np.ndarray):
+        return
+    if isinstance(X, torch.Tensor) or hasattr(X, "__array_namespace__"):
+        hint = "X.cpu().numpy()" if isinstance(X, torch.Tensor) else "np.asarray(X)"
+        raise TypeError(
+            f"{type(estimator).__name__} does not support array API dispatch: X is a "
+            f"{type(X).__module__}.{type(X).__name__} and sklearn.set_config(array_api_dispatch=True) "
+            f"is on. Pass a NumPy array ({hint}), or turn array_api_dispatch off; the "
+            "device parameter chooses where the network runs."
+        )
 
 
 def _continued_hidden_layer_sizes(estimator, method):

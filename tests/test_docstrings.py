@@ -30,7 +30,7 @@ numpydoc_validate = pytest.importorskip(
 )
 docscrape = pytest.importorskip("numpydoc.docscrape")
 
-PUBLIC_MODULES = ["augment", "datasets", "distributed", "hashing", "metrics"]
+PUBLIC_MODULES = ["augment", "datasets", "distributed", "estimator_checks", "hashing", "metrics"]
 
 IGNORED = {
     "ES01": "an extended summary adds nothing to short methods such as predict",

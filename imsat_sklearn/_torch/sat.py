@@ -9,8 +9,13 @@ Besides the perturbations VAT and RPT, any data transform T(x, generator)
 gives a penalty through ``TransformPenalty``; ``build_augmentations`` turns the
 estimators' ``augmentation`` parameter into the list of penalties to sum.
 
+``try_transforms`` calls every transform once on a minibatch before training,
+so that a broken one fails with a clear error instead of in the first update.
+
 Reference: Hu et al. 2017, Section 3.1 (SAT with VAT, RPT and transforms).
 """
+
+import inspect
 
 import torch
 from torch.nn import functional as F
@@ -96,6 +101,67 @@ class TransformPenalty:
             augmented = self.transform(x, draws)
         _check_transformed(self.transform, x, augmented)
         return divergence(target_logits, forward(augmented))
+
+    def try_on(self, x, generator):
+        """Call the transform once on ``x``; raise what is wrong with its call or its output."""
+        try:
+            with torch.no_grad():
+                augmented = self.transform(x, generator)
+        except TypeError as error:
+            if _accepts_two_arguments(self.transform):
+                # The TypeError comes from inside the transform: it is the user's to read.
+                raise
+            raise TypeError(
+                f"augmentation {self.transform!r} cannot be called as T(x, generator) ({error}); "
+                "a callable augmentation must take the batch x, a float32 torch.Tensor, and a "
+                "torch.Generator to draw its randomness from."
+            ) from error
+        _check_transformed(self.transform, x, augmented)
+        if not bool(torch.isfinite(augmented).all()):
+            raise ValueError(
+                f"augmentation {self.transform!r} returned NaN or infinite values on "
+                f"{len(x)} finite rows of X; it must return finite values."
+            )
+
+
+def _accepts_two_arguments(transform):
+    try:
+        signature = inspect.signature(transform)
+    except (TypeError, ValueError):
+        # No signature to read (some built-in callables): nothing to say beyond the error.
+        return True
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        return False
+    return True
+
+
+# The trial draws from its own generator, so that a fit's random stream, hence
+# its result, is the same as without the trial.
+_TRIAL_SEED = 0
+
+
+def try_transforms(augmentations, rows, n_rows):
+    """Call every transform of ``augmentations`` once, before training, on real rows.
+
+    The first ``n_rows`` rows of the row source ``rows`` (float32, on the
+    training device, densified when sparse) go through each
+    :class:`TransformPenalty`'s transform under ``no_grad`` with a
+    generator of their own. A transform that cannot be called as
+    ``T(x, generator)`` raises a TypeError, one whose output is not a tensor
+    like ``x`` the error of training, one whose output is not finite a
+    ValueError; all name the ``augmentation`` parameter. Nothing is drawn
+    from a fit's generators, and the rows are not read when no augmentation
+    is a transform.
+    """
+    transforms = [aug for aug in augmentations if isinstance(aug, TransformPenalty)]
+    if not transforms:
+        return
+    x = rows.rows(torch.arange(n_rows, device=rows.device))
+    for transform in transforms:
+        generator = torch.Generator(device=x.device).manual_seed(_TRIAL_SEED)
+        transform.try_on(x, generator)
 
 
 def _check_transformed(transform, x, augmented):
