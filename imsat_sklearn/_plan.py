@@ -70,9 +70,9 @@ def make_plan(estimator, X, *, comm, incremental):
         hidden = hidden_layer_sizes(estimator.hidden_layer_sizes, None if incremental else n_samples)
     device = resolve_device(estimator.device)
     objective = estimator._build_objective(device)
-    # Checked before the k-NN search, so that a bad entry fails fast; built
-    # after it, since xi="auto" derives the VAT step from the radius.
-    build_augmentations(estimator.augmentation, xi=1.0)
+    # Built before the k-NN search so that a bad entry fails fast, and built
+    # again after it with the VAT step, which xi="auto" derives from the radius.
+    augmentations = build_augmentations(estimator.augmentation, xi=1.0)
     schedule = make_schedule(estimator, n_samples, incremental=incremental)
     # Before the k-NN search, which is the slow part of a large fit's set-up.
     comm.check_batch_size(schedule.batch_size)
