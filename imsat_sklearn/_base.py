@@ -57,9 +57,17 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _build_objective(self, device):
         """The torch objective of this task, its parameters checked, on ``device``."""
 
+    @abstractmethod
     def _fitted_extras(self, network, X, device):
-        """Fitted attributes computed on the validated training data (labels_)."""
-        return {}
+        """Fitted attributes computed on the validated training data (labels_, health counts)."""
+
+    @abstractmethod
+    def _small_batch_problem(self, batch_size):
+        """Why minibatches of ``batch_size`` rows make the objective's estimates poor, or None."""
+
+    @abstractmethod
+    def _health_problem(self):
+        """What is wrong with the fitted assignments of the training data, as a sentence, or None."""
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -75,9 +83,10 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         else:
             network = self._continued_network(plan.device)
             result = self._train_once(plan, network, rng, comm)
-        self._check_result(result, plan.schedule)
+        self._check_result(result, plan, "fit")
         # A later partial_fit starts its own stream (seeds, Adam state) from this model.
         self._assign(plan, network, result, _random_state=None, _adam_state=None)
+        self._check_health("fit")
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -94,9 +103,10 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         result = self._train_once(
             plan, network, rng, SingleProcess(), adam_state=getattr(self, "_adam_state", None)
         )
-        self._check_result(result, plan.schedule)
+        self._check_result(result, plan, "partial_fit")
         adam_state = getattr(self, "_adam_state", None) if result.adam_state is None else result.adam_state
         self._assign(plan, network, result, _random_state=rng, _adam_state=adam_state)
+        self._check_health("partial_fit")
         return self
 
     def _continued_network(self, device):
@@ -161,8 +171,12 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             on_epoch=self._print_epoch if self.verbose else None,
         )
 
-    def _check_result(self, result, schedule):
-        name = type(self).__name__
+    def _check_result(self, result, plan, method):
+        """Raise or warn when the run of ``method`` ('fit' or 'partial_fit') went wrong."""
+        name = f"{type(self).__name__}.{method}"
+        schedule = plan.schedule
+        # The model's epochs, earlier calls included, as n_iter_ will read once assigned.
+        n_iter = (0 if plan.reset else self.n_iter_) + result.n_epochs
         if result.stop_reason == "interrupted" and not result.loss_curve:
             # Not one epoch completed: an untrained network must not look fitted.
             raise KeyboardInterrupt
@@ -174,8 +188,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         if result.stop_reason == "diverged":
             warnings.warn(
                 f"{name} diverged after {result.n_epochs} epoch(s) (non-finite loss); keeping the "
-                f"model of epoch {result.n_epochs}. Lower learning_rate (now {self.learning_rate}) "
-                "or scale the features of X.",
+                f"model of the last finite epoch (n_iter_={n_iter}). Lower learning_rate "
+                f"(now {self.learning_rate}) or scale the features of X.",
                 ConvergenceWarning,
             )
         elif result.stop_reason == "max_epochs" and schedule.tol is not None:
@@ -194,10 +208,16 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             )
         elif result.stop_reason == "interrupted":
             warnings.warn(
-                f"{name}.fit was interrupted; keeping the model of the last completed epoch "
-                f"(n_iter_={result.n_epochs}).",
+                f"{name} was interrupted; keeping the model of the last completed epoch "
+                f"(n_iter_={n_iter}).",
                 UserWarning,
             )
+
+    def _check_health(self, method):
+        """Warn when the fitted assignments of the training data show a failed fit."""
+        problem = self._health_problem()
+        if problem is not None:
+            warnings.warn(f"{type(self).__name__}.{method}: {problem}", ConvergenceWarning)
 
     def _print_epoch(self, epoch, loss, parts, changed, seconds):
         detail = "  ".join(f"{name}={value:.4f}" for name, value in parts.items())

@@ -13,6 +13,17 @@ from ._device import batched_outputs
 from ._torch.objectives import ClusteringObjective
 
 
+# A fit is reported as collapsed when the entropy of its cluster sizes is
+# below this fraction of the entropy the prior allows (log(n_clusters) for
+# equal sizes); see the user guide, "Troubleshooting", for the measurements.
+_COLLAPSE_ENTROPY_FRACTION = 0.5
+
+
+def _entropy(fractions):
+    fractions = fractions[fractions > 0]
+    return float(-np.sum(fractions * np.log(fractions)))
+
+
 @compose
 class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseIMSAT):
     """Clustering with IMSAT (Information Maximizing Self-Augmented Training).
@@ -78,7 +89,11 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         reproduces the authors' code.
     ${eps_scale}
     batch_size : int, default=250
-        Minibatch size (>= 1). Clipped to ``n_samples`` with a warning.
+        Minibatch size (>= 2; 1 raises a ValueError, as a one-sample
+        minibatch leaves nothing to maximise). Clipped to ``n_samples``
+        with a warning. H(Y) is estimated on each minibatch, so a
+        ``batch_size`` below ``n_clusters`` warns; several times
+        ``n_clusters`` works best (see the user guide, "Parameters").
     ${max_iter}
     tol : float or None, default=0.01
         Stopping tolerance in [0, 1]. After every epoch, the fraction of the
@@ -105,6 +120,12 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
     ----------
     labels_ : ndarray of shape (n_samples,), dtype int64
         Cluster of each training sample (argmax of ``predict_proba``).
+    cluster_sizes_ : ndarray of shape (n_clusters,), dtype int64
+        Number of training samples in each cluster,
+        ``np.bincount(labels_, minlength=n_clusters)``. Empty clusters, or
+        sizes whose entropy is below half of what ``prior`` allows
+        (log(n_clusters) for equal sizes), mean that the fit failed; a
+        ``ConvergenceWarning`` then says so.
     ${n_iter_loss_curve}
     loss_parts_ : dict of str -> ndarray of shape (`n_iter_`,)
         Per-epoch means of 'R_SAT', 'H(Y|X)' and 'H(Y)' (nats).
@@ -227,7 +248,49 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         # X is the validated training array: a second validation would drop the
         # feature names of a DataFrame and warn about them.
         probs = batched_outputs(network, ClusteringObjective.output, X, device)
-        return {"labels_": probs.argmax(axis=1).astype(np.int64)}
+        labels = probs.argmax(axis=1).astype(np.int64)
+        sizes = np.bincount(labels, minlength=self.n_clusters).astype(np.int64)
+        return {"labels_": labels, "cluster_sizes_": sizes}
+
+    def _small_batch_problem(self, batch_size):
+        if batch_size >= self.n_clusters:
+            return None
+        return (
+            f"batch_size={batch_size} < n_clusters={self.n_clusters}: a minibatch cannot hold "
+            "every cluster, so its estimate of H(Y), the balance of the cluster sizes, is "
+            "biased and the clusters merge. Use a batch_size of several times n_clusters."
+        )
+
+    def _health_problem(self):
+        sizes = self.cluster_sizes_
+        advice = (
+            f"Raise mu (now {self.mu}), lower learning_rate (now {self.learning_rate}) or "
+            f"eps_scale (now {self.eps_scale}), or train several networks with n_init > 1 "
+            f"(now {self.n_init}); see the user guide, 'Troubleshooting'."
+        )
+        n_empty = int(np.sum(sizes == 0))
+        if n_empty:
+            return (
+                f"{n_empty} of n_clusters={self.n_clusters} clusters are empty: no training "
+                f"sample is assigned to them (cluster_sizes_={sizes.tolist()}). {advice}"
+            )
+        prior = (
+            np.full(self.n_clusters, 1 / self.n_clusters)
+            if self.prior is None
+            else np.asarray(self.prior, dtype=np.float64)
+        )
+        allowed = _entropy(prior)
+        actual = _entropy(sizes / sizes.sum())
+        # One cluster (or a one-cluster prior) allows no spread to fall short of.
+        if allowed > 0 and actual < _COLLAPSE_ENTROPY_FRACTION * allowed:
+            target = "log(n_clusters)" if self.prior is None else "the entropy of prior"
+            return (
+                f"the training samples collapsed into few clusters: the entropy of the cluster "
+                f"sizes is {actual:.2f} nats, below {_COLLAPSE_ENTROPY_FRACTION:.0%} of "
+                f"{target} = {allowed:.2f} (largest cluster: {sizes.max() / sizes.sum():.0%} of "
+                f"the samples; cluster_sizes_). {advice}"
+            )
+        return None
 
     fit = documented(
         BaseIMSAT.fit,
@@ -252,13 +315,14 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ------
         ValueError
             If X is empty, not 2-D, holds NaN or inf, has fewer samples than
-            ``n_clusters``; if a parameter is out of range; if ``prior``
-            does not have shape (n_clusters,), holds a value <= 0 or does
-            not sum to 1; if ``augmentation`` is an empty list or holds an
-            unknown string, or a callable returns a batch of the wrong shape
-            or device or with NaN or infinite values (each callable is
-            tried once on a minibatch before training); if ``device`` names
-            an unavailable device; if training diverges in its first epoch.
+            ``n_clusters``; if a parameter is out of range or
+            ``batch_size=1``; if ``prior`` does not have shape
+            (n_clusters,), holds a value <= 0 or does not sum to 1; if
+            ``augmentation`` is an empty list or holds an unknown string, or
+            a callable returns a batch of the wrong shape or device or with
+            NaN or infinite values (each callable is tried once on a
+            minibatch before training); if ``device`` names an unavailable
+            device; if training diverges in its first epoch.
         TypeError
             If an ``augmentation`` entry is neither 'vat', 'rpt' nor a
             callable instance, or a callable cannot be called as
@@ -274,7 +338,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         """Update the network with one pass of minibatches over the chunk ``X``.
 
         ${partial_fit_stream}
-        ``labels_`` become those of ``X``.
+        ``labels_`` and ``cluster_sizes_`` become those of ``X``.
         ${partial_fit_not_applying}
 
         ${partial_fit_radius}

@@ -7,6 +7,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from ._base import BaseIMSAT
+from ._device import batched_outputs
 from ._docstrings import compose, documented
 from ._torch.objectives import HashingObjective
 
@@ -61,9 +62,12 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         code, which used the 11th neighbour where the paper states the 10th.
     ${eps_scale}
     batch_size : int, default=250
-        Minibatch size (>= 1). Clipped to ``n_samples`` with a warning. The
-        marginal and pairwise terms are estimated on each minibatch, so very
-        small batches give noisy estimates of them.
+        Minibatch size (>= 2; 1 raises a ValueError, as a one-sample
+        minibatch leaves nothing to maximise). Clipped to ``n_samples``
+        with a warning. The marginal and pairwise terms are estimated on
+        each minibatch, which needs more than ``n_bits`` samples to hold
+        balanced, independent bits: a ``batch_size`` of ``n_bits`` or less
+        warns (see the user guide, "Parameters").
     ${max_iter}
     tol : float or None, default=0.01
         Stopping tolerance in [0, 1]. After every epoch, the fraction of the
@@ -85,6 +89,11 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
 
     Attributes
     ----------
+    bit_frequencies_ : ndarray of shape (n_bits,), dtype float64
+        Fraction of the training samples whose bit is 1 in ``transform``,
+        the empirical p(y_m = 1) that the marginal term pushes towards 0.5.
+        A bit at 0 or 1 is the same for every sample and carries no
+        information; a ``ConvergenceWarning`` then says so.
     ${n_iter_loss_curve}
     loss_parts_ : dict of str -> ndarray of shape (`n_iter_`,)
         Per-epoch means of 'R_SAT', 'H(Y|X)', 'sum H(Y_m)' and
@@ -178,6 +187,45 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     def _build_objective(self, device):
         return HashingObjective()
 
+    def _fitted_extras(self, network, X, device):
+        # One pass over the validated training array, as the clusterer's labels_.
+        probs = batched_outputs(network, HashingObjective.output, X, device)
+        return {"bit_frequencies_": np.mean(probs > 0.5, axis=0, dtype=np.float64)}
+
+    def _small_batch_problem(self, batch_size):
+        # Balanced, pairwise independent bits over b equally weighted samples
+        # are, centred, n_bits orthogonal vectors of R^b, all orthogonal to the
+        # constant vector: they need b >= n_bits + 1.
+        if batch_size > self.n_bits:
+            return None
+        return (
+            f"batch_size={batch_size} <= n_bits={self.n_bits}: a minibatch needs more than "
+            "n_bits samples to hold n_bits balanced, pairwise independent bits, so the "
+            "marginal and pairwise terms cannot both be met and bits come out constant or "
+            "dependent. Use a batch_size of several times n_bits."
+        )
+
+    def _health_problem(self):
+        constant = np.flatnonzero((self.bit_frequencies_ == 0) | (self.bit_frequencies_ == 1))
+        if not len(constant):
+            return None
+        if len(constant) == self.n_bits:
+            what = (
+                f"all n_bits={self.n_bits} bits are constant: every training sample has the "
+                "same code"
+            )
+        else:
+            what = (
+                f"{len(constant)} of n_bits={self.n_bits} bits are constant (bits "
+                f"{constant.tolist()} are the same for every training sample; bit_frequencies_) "
+                "and carry no information"
+            )
+        return (
+            f"{what}. Lower learning_rate (now {self.learning_rate}), keep batch_size (now "
+            f"{self.batch_size}) well above n_bits, or train several networks with n_init > 1 "
+            f"(now {self.n_init}); see the user guide, 'Troubleshooting'."
+        )
+
     fit = documented(
         BaseIMSAT.fit,
         """Train the network on ``X``.
@@ -201,11 +249,12 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         ------
         ValueError
             If X is empty, not 2-D, holds NaN or inf, or has fewer than 2
-            samples; if a parameter is out of range (e.g. ``n_bits < 1``); if
-            a callable ``augmentation`` returns a batch of the wrong shape or
-            device or with NaN or infinite values (each callable is tried
-            once on a minibatch before training); if ``device`` names an
-            unavailable device; if training diverges in its first epoch.
+            samples; if a parameter is out of range (e.g. ``n_bits < 1``) or
+            ``batch_size=1``; if a callable ``augmentation`` returns a batch of
+            the wrong shape or device or with NaN or infinite values (each
+            callable is tried once on a minibatch before training); if
+            ``device`` names an unavailable device; if training diverges in
+            its first epoch.
         TypeError
             If a callable ``augmentation`` cannot be called as
             ``T(x, generator)`` or returns something other than a tensor of
@@ -220,6 +269,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         """Update the network with one pass of minibatches over the chunk ``X``.
 
         ${partial_fit_stream}
+        ``bit_frequencies_`` become those of ``X``.
         ${partial_fit_not_applying}
 
         ${partial_fit_radius}

@@ -170,14 +170,28 @@ def make_schedule(estimator, n_samples, *, incremental=False):
     """Minibatch schedule: ``max_iter`` epochs at most, stopping on ``tol``/``n_iter_no_change``.
 
     A ``partial_fit`` is one pass, to which the stopping rule does not apply.
+    Every path (``fit``, ``partial_fit``, ``fit_distributed``) checks
+    ``batch_size`` here: 1 is refused, and minibatches too small for the
+    objective's estimates warn (see the user guide, "Parameters").
     """
     batch_size = estimator.batch_size
+    if batch_size < 2:
+        raise ValueError(
+            f"batch_size={batch_size} leaves training nothing to maximise: the marginal of a "
+            "one-sample minibatch is that sample's own prediction, so H(Y) equals H(Y|X) (for "
+            "hashing, each H(Y_m) its conditional entropy, and the pairwise terms vanish) and "
+            "every sample ends with the same output. Use batch_size >= 2, several times "
+            f"{estimator._n_outputs_param}."
+        )
     if batch_size > n_samples:
         warnings.warn(
             f"Got batch_size={batch_size} > n_samples={n_samples}; using batch_size={n_samples}.",
             UserWarning,
         )
         batch_size = n_samples
+    problem = estimator._small_batch_problem(batch_size)
+    if problem is not None:
+        warnings.warn(problem, UserWarning)
     if incremental:
         return Schedule(batch_size=batch_size, max_epochs=1, learning_rate=estimator.learning_rate)
     passes = 1

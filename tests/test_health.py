@@ -1,0 +1,222 @@
+"""Saying when a fit went wrong: degenerate batch sizes, the health of the fitted
+assignments (cluster sizes, bit frequencies) and the warnings of cut-short runs."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+
+from imsat_sklearn import IMSATClusterer, IMSATHasher
+from imsat_sklearn._torch.parallel import SingleProcess
+
+# Most fits here are two epochs long, too short to fill every cluster: the
+# tests that are about that warning catch it with pytest.warns.
+pytestmark = pytest.mark.filterwarnings("ignore:IMSATClusterer.*clusters are empty:sklearn.exceptions.ConvergenceWarning")
+
+FAST = dict(hidden_layer_sizes=(16,), max_iter=2, tol=None, batch_size=50, random_state=0, device="cpu")
+
+
+def clusterer(**params):
+    return IMSATClusterer(**{"n_clusters": 3, **FAST, **params})
+
+
+def hasher(**params):
+    return IMSATHasher(**{"n_bits": 4, **FAST, **params})
+
+
+BOTH = pytest.mark.parametrize("make", [clusterer, hasher], ids=["clusterer", "hasher"])
+
+
+@pytest.fixture(scope="module")
+def X():
+    data, _ = make_blobs(n_samples=200, centers=3, cluster_std=0.6, random_state=1)
+    return data.astype(np.float32)
+
+
+def _messages(record, text):
+    return [str(w.message) for w in record if text in str(w.message)]
+
+
+# ---- batch sizes -------------------------------------------------------------
+
+
+@BOTH
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_batch_size_one_is_refused_saying_why(make, X, method):
+    with pytest.raises(ValueError, match=r"batch_size=1 leaves training nothing to maximise.*H\(Y\) equals H\(Y\|X\)"):
+        getattr(make(batch_size=1), method)(X)
+
+
+class _CommThatMustNotBeAsked(SingleProcess):
+    def check_batch_size(self, batch_size):
+        raise AssertionError("batch_size=1 must be refused before the communicator checks it")
+
+
+def test_batch_size_one_is_refused_on_the_distributed_path_too(X):
+    # fit_distributed trains through _fit with its communicator.
+    with pytest.raises(ValueError, match="batch_size=1 leaves training nothing to maximise"):
+        clusterer(batch_size=1)._fit(X, comm=_CommThatMustNotBeAsked(), random_state=0)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_batch_size_below_n_clusters_warns(X, method):
+    with pytest.warns(UserWarning, match=r"batch_size=5 < n_clusters=10: a minibatch cannot hold every cluster"):
+        getattr(clusterer(n_clusters=10, batch_size=5, max_iter=1), method)(X)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_batch_size_up_to_n_bits_warns_for_the_hasher(X, method):
+    with pytest.warns(UserWarning, match=r"batch_size=8 <= n_bits=8: a minibatch needs more than n_bits samples"):
+        getattr(hasher(n_bits=8, batch_size=8, max_iter=1), method)(X)
+
+
+@pytest.mark.parametrize(
+    "model", [clusterer(n_clusters=10, batch_size=10, max_iter=1), hasher(n_bits=8, batch_size=9, max_iter=1)]
+)
+def test_batch_size_at_the_threshold_does_not_warn(X, model):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model.fit(X)
+    assert _messages(record, "batch_size") == []
+
+
+def test_batch_size_capped_to_n_samples_is_compared_after_the_cap():
+    X = np.random.RandomState(0).rand(12, 2).astype(np.float32)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        clusterer(n_clusters=12, batch_size=250, max_iter=1).fit(X)
+    assert _messages(record, "batch_size") == ["Got batch_size=250 > n_samples=12; using batch_size=12."]
+
+
+# ---- fitted health attributes ------------------------------------------------
+
+
+def test_cluster_sizes_count_the_labels_of_each_call(X):
+    model = clusterer(n_clusters=4).fit(X)
+    assert model.cluster_sizes_.shape == (4,) and model.cluster_sizes_.dtype == np.int64
+    np.testing.assert_array_equal(model.cluster_sizes_, np.bincount(model.labels_, minlength=4))
+    assert model.cluster_sizes_.sum() == len(X)
+    model.partial_fit(X[:60])
+    np.testing.assert_array_equal(model.cluster_sizes_, np.bincount(model.predict(X[:60]), minlength=4))
+    assert model.cluster_sizes_.sum() == 60
+
+
+def test_bit_frequencies_are_the_fraction_of_ones_of_each_call(X):
+    model = hasher(n_bits=6).fit(X)
+    assert model.bit_frequencies_.shape == (6,) and model.bit_frequencies_.dtype == np.float64
+    np.testing.assert_array_equal(model.bit_frequencies_, model.transform(X).mean(axis=0))
+    model.partial_fit(X[:60])
+    np.testing.assert_array_equal(model.bit_frequencies_, model.transform(X[:60]).mean(axis=0))
+
+
+# ---- health warnings -----------------------------------------------------------
+
+
+def test_a_healthy_fit_does_not_warn(X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = clusterer(max_iter=35, hidden_layer_sizes=(32,)).fit(X)
+        hasher(max_iter=35, hidden_layer_sizes=(32,)).fit(X)
+    assert (model.cluster_sizes_ > 40).all()
+
+
+def test_empty_clusters_warn_naming_the_parameters(X):
+    with pytest.warns(
+        ConvergenceWarning,
+        match=r"IMSATClusterer\.fit: \d+ of n_clusters=10 clusters are empty.*Raise mu \(now 4\.0\), "
+        r"lower learning_rate \(now 1\.0\)",
+    ):
+        model = clusterer(n_clusters=10, learning_rate=1.0, max_iter=5).fit(X)
+    assert (model.cluster_sizes_ == 0).any()
+
+
+def _clusterer_with_sizes(sizes, prior=None):
+    model = IMSATClusterer(n_clusters=len(sizes), prior=prior)
+    model.cluster_sizes_ = np.asarray(sizes, dtype=np.int64)
+    return model
+
+
+def test_collapse_is_measured_against_the_prior():
+    assert "collapsed" in _clusterer_with_sizes([97, 1, 1, 1])._health_problem()
+    assert _clusterer_with_sizes([30, 25, 25, 20])._health_problem() is None
+    # Entropy 0.50 nats: 36% of log(4), but 53% of the entropy of this prior.
+    lopsided = [88, 4, 4, 4]
+    message = _clusterer_with_sizes(lopsided)._health_problem()
+    assert "entropy of the cluster sizes is 0.50 nats, below 50% of log(n_clusters) = 1.39" in message
+    assert _clusterer_with_sizes(lopsided, prior=[0.7, 0.1, 0.1, 0.1])._health_problem() is None
+    assert "of the entropy of prior = 0.94" in _clusterer_with_sizes([97, 1, 1, 1], prior=[0.7, 0.1, 0.1, 0.1])._health_problem()
+    assert _clusterer_with_sizes([10])._health_problem() is None
+
+
+def test_constant_bits_warn_naming_the_parameters(X):
+    with pytest.warns(
+        ConvergenceWarning,
+        match=r"IMSATHasher\.fit: \d+ of n_bits=4 bits are constant.*Lower learning_rate \(now 1\.0\)",
+    ):
+        model = hasher(learning_rate=1.0, max_iter=5).fit(X)
+    assert np.isin(model.bit_frequencies_, [0, 1]).any()
+
+
+def test_one_code_for_every_sample_is_named():
+    model = IMSATHasher(n_bits=3)
+    model.bit_frequencies_ = np.array([0.0, 1.0, 0.0])
+    assert "all n_bits=3 bits are constant: every training sample has the same code" in model._health_problem()
+    model.bit_frequencies_ = np.array([0.0, 0.5, 0.2])
+    assert "1 of n_bits=3 bits are constant (bits [0]" in model._health_problem()
+    model.bit_frequencies_ = np.array([0.01, 0.5, 0.99])
+    assert model._health_problem() is None
+
+
+def test_health_warning_names_partial_fit(X):
+    with pytest.warns(ConvergenceWarning, match=r"IMSATClusterer\.partial_fit: \d+ of n_clusters=10 clusters are empty"):
+        clusterer(n_clusters=10, learning_rate=1.0).partial_fit(X)
+
+
+# ---- cut-short runs name the method and the cumulative n_iter_ -------------------
+
+
+class _OnCall:
+    """An augmentation that raises KeyboardInterrupt, or returns NaN, on its ``n``-th call."""
+
+    def __init__(self, n, action="interrupt"):
+        self.n, self.action, self.calls = n, action, 0
+
+    def __call__(self, X, generator):
+        self.calls += 1
+        if self.calls >= self.n:
+            if self.action == "interrupt":
+                raise KeyboardInterrupt
+            return X * float("nan")
+        return X
+
+
+@BOTH
+def test_interrupted_warm_start_reports_the_cumulative_n_iter(make, X):
+    model = make(max_iter=3, warm_start=True).fit(X)
+    # 4 minibatches of 50 per epoch: the 6th call is in the second epoch.
+    model.set_params(augmentation=_OnCall(6))
+    name = type(model).__name__
+    with pytest.warns(UserWarning, match=rf"{name}\.fit was interrupted; .*\(n_iter_=4\)"):
+        model.fit(X)
+    assert model.n_iter_ == 4
+
+
+@BOTH
+def test_diverged_warm_start_reports_the_cumulative_n_iter(make, X):
+    model = make(max_iter=2, warm_start=True).fit(X)
+    model.set_params(augmentation=_OnCall(6, action="nan"))
+    name = type(model).__name__
+    with pytest.warns(ConvergenceWarning, match=rf"{name}\.fit diverged after 1 epoch\(s\).*\(n_iter_=3\)"):
+        model.fit(X)
+    assert model.n_iter_ == 3 and np.isfinite(model.loss_curve_).all()
+
+
+@BOTH
+def test_diverged_partial_fit_is_named(make, X):
+    model = make().partial_fit(X)
+    name = type(model).__name__
+    with pytest.raises(ValueError, match=rf"{name}\.partial_fit diverged in its first epoch"):
+        model.set_params(augmentation=_OnCall(1, action="nan")).partial_fit(X)
+    assert model.n_iter_ == 1
