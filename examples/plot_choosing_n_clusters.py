@@ -16,9 +16,10 @@ known, so we can see whether they find it:
   divided by its upper bound :math:`\\log K`.
 
 Both are measured with the defaults, ``IMSATClusterer(n_clusters=K,
-random_state=s)``, for :math:`K` from 8 to 12 and seeds 0, 1 and 2 (15
-fits of a few seconds each; ``benchmarks/n_clusters.py`` runs the wider
-range 6 to 14 of :ref:`choosing-n-clusters`).
+random_state=s)``, for :math:`K` from 8 to 12 and seeds 0, 1 and 2: 15
+fits, under a minute of CPU time on one thread, which is why the range is
+narrow here; ``benchmarks/n_clusters.py`` runs the range 6 to 14 of
+:ref:`choosing-n-clusters`, whose rows 8 to 12 are the figures below.
 """
 
 # %%
