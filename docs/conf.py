@@ -3,9 +3,13 @@
 Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html``
 (``pip install -e ".[docs]"`` first). The gallery runs ``examples/plot_*.py``;
 set ``IMSAT_SKLEARN_DATA`` to the benchmark data folder to run them on the
-real data sets, otherwise they fall back to scikit-learn's digits.
+real data sets, otherwise they fall back to scikit-learn's digits. To run
+only some examples while writing one, set ``SPHINX_GALLERY_PATTERN`` to a
+regular expression of their paths (``/plot_choosing``); the others are
+then rendered without running.
 """
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -145,7 +149,7 @@ def setup(app):
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/plot_",
+    "filename_pattern": os.environ.get("SPHINX_GALLERY_PATTERN", r"/plot_"),
     "doc_module": ("imsat_sklearn",),
     "backreferences_dir": "generated/backreferences",
     "within_subsection_order": "FileNameSortKey",
