@@ -266,7 +266,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         advice = (
             f"Raise mu (now {self.mu}), lower learning_rate (now {self.learning_rate}) or "
             f"eps_scale (now {self.eps_scale}), or train several networks with n_init > 1 "
-            f"(now {self.n_init}); see the user guide, 'Troubleshooting'."
+            f"(now {self.n_init!r}); see the user guide, 'Troubleshooting'."
         )
         n_empty = int(np.sum(sizes == 0))
         if n_empty:

@@ -223,7 +223,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         return (
             f"{what}. Lower learning_rate (now {self.learning_rate}), keep batch_size (now "
             f"{self.batch_size}) well above n_bits, or train several networks with n_init > 1 "
-            f"(now {self.n_init}); see the user guide, 'Troubleshooting'."
+            f"(now {self.n_init!r}); see the user guide, 'Troubleshooting'."
         )
 
     fit = documented(

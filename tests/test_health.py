@@ -195,7 +195,8 @@ class _OnCall:
 @BOTH
 def test_interrupted_warm_start_reports_the_cumulative_n_iter(make, X):
     model = make(max_iter=3, warm_start=True).fit(X)
-    # 4 minibatches of 50 per epoch: the 6th call is in the second epoch.
+    # The first call is make_plan's trial of the transform; then 4 minibatches
+    # of 50 per epoch: the 6th call is in the second epoch.
     model.set_params(augmentation=_OnCall(6))
     name = type(model).__name__
     with pytest.warns(UserWarning, match=rf"{name}\.fit was interrupted; .*\(n_iter_=4\)"):
@@ -218,5 +219,6 @@ def test_diverged_partial_fit_is_named(make, X):
     model = make().partial_fit(X)
     name = type(model).__name__
     with pytest.raises(ValueError, match=rf"{name}\.partial_fit diverged in its first epoch"):
-        model.set_params(augmentation=_OnCall(1, action="nan")).partial_fit(X)
+        # Call 1 is make_plan's trial of the transform, call 2 the first minibatch.
+        model.set_params(augmentation=_OnCall(2, action="nan")).partial_fit(X)
     assert model.n_iter_ == 1
