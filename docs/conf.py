@@ -59,6 +59,7 @@ USER_GUIDE = {
     "imsat_sklearn.augment.GaussianNoise": "augmentation",
     "imsat_sklearn.augment.RandomAffine": "augmentation",
     "imsat_sklearn.metrics.clustering_accuracy": "reproduction",
+    "imsat_sklearn.metrics.hamming_precision_recall_curve": "reproduction",
     "imsat_sklearn.metrics.hamming_ranking_map": "clustering-vs-hashing",
     "imsat_sklearn.metrics.precision_at_k": "clustering-vs-hashing",
     "imsat_sklearn.metrics.precision_within_radius": "clustering-vs-hashing",
