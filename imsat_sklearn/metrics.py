@@ -373,16 +373,16 @@ def hamming_precision_recall_curve(query_codes, db_codes, query_labels, db_label
 
     Returns
     -------
-    precision : ndarray of shape (n_bits + 1,)
+    precision : ndarray of shape (n_bits + 1,), dtype float64
         ``precision[r]`` is :func:`precision_within_radius` at radius ``r``:
         the mean over queries of the precision of the items within Hamming
         distance ``r``, a query with no item there counting as 0.
-    recall : ndarray of shape (n_bits + 1,)
+    recall : ndarray of shape (n_bits + 1,), dtype float64
         ``recall[r]`` is the mean over queries of the fraction of the
         query's relevant items that lie within distance ``r``; a query with
         no relevant item counts as 0. ``recall[n_bits]`` is 1 when every
         query has a relevant item.
-    radii : ndarray of shape (n_bits + 1,)
+    radii : ndarray of shape (n_bits + 1,), dtype int64
         The radii ``0, 1, ..., n_bits``.
 
     Raises
