@@ -80,9 +80,9 @@ OBJECTIVES = {
     "R_SAT + lam * (H(Y|X) - mu * H(Y))": (
         r"R_{\mathrm{SAT}} + \lambda \bigl( H(Y \mid X) - \mu \, H(Y) \bigr)"
     ),
-    "R_SAT + lam * (H(Y|X) - sum_m H(Y_m) + sum_{m != l} I(Y_m; Y_l))": (
+    "R_SAT + lam * (H(Y|X) - sum_m H(Y_m) + w * sum_{m != l} I(Y_m; Y_l))": (
         r"R_{\mathrm{SAT}} + \lambda \Bigl( H(Y \mid X) - \sum_{m=1}^{M} H(Y_m)"
-        r" + \sum_{m \neq l} I(Y_m; Y_l) \Bigr)"
+        r" + w \sum_{m \neq l} I(Y_m; Y_l) \Bigr)"
     ),
 }
 
