@@ -88,26 +88,43 @@ def query_split(y, seed):
 
 
 def lsh_codes(faiss, X, n_bits, seed):
-    """Random-hyperplane LSH: signs of a random orthogonal projection of the centred data."""
-    centred = np.ascontiguousarray(X - X.mean(0), dtype=np.float32)
+    """Random-hyperplane LSH codes of ``X``, the hyperplanes through its mean."""
+    return lsh_encoder(faiss, X, n_bits, seed)(X)
+
+
+def lsh_encoder(faiss, X, n_bits, seed):
+    """Random-hyperplane LSH: signs of a random orthogonal projection of the data,
+    centred on the mean of ``X``; returns the function that encodes rows."""
+    mean = X.mean(0)
     index = faiss.IndexLSH(X.shape[1], n_bits, True, False)
     index.rrot.init(seed)
-    index.train(centred)
-    packed = index.sa_encode(centred)
-    # faiss stores bit i of a code in bit i % 8 of byte i // 8.
-    return np.unpackbits(packed, axis=1, count=n_bits, bitorder="little")
+    index.train(np.ascontiguousarray(X - mean, dtype=np.float32))
+
+    def encode(rows):
+        packed = index.sa_encode(np.ascontiguousarray(rows - mean, dtype=np.float32))
+        # faiss stores bit i of a code in bit i % 8 of byte i // 8.
+        return np.unpackbits(packed, axis=1, count=n_bits, bitorder="little")
+
+    return encode
 
 
 def itq_codes(X, n_bits, seed):
-    """PCA-ITQ (Gong & Lazebnik 2011): signs of the PCA projection V after the rotation R
-    that minimises ||B - V R||_F, alternating B = sign(V R) with the Procrustes solution."""
-    V = PCA(n_bits, random_state=seed).fit_transform(X)
+    """PCA-ITQ codes of ``X``, fitted on ``X``."""
+    return itq_encoder(X, n_bits, seed)(X)
+
+
+def itq_encoder(X, n_bits, seed):
+    """PCA-ITQ (Gong & Lazebnik 2011) fitted on ``X``: signs of the PCA projection V after
+    the rotation R that minimises ||B - V R||_F, alternating B = sign(V R) with the
+    Procrustes solution; returns the function that encodes rows."""
+    pca = PCA(n_bits, random_state=seed).fit(X)
+    V = pca.transform(X)
     rotation = np.linalg.qr(np.random.default_rng(seed).normal(size=(n_bits, n_bits)))[0]
     for _ in range(ITQ_ITERATIONS):
         B = np.where(V @ rotation >= 0, 1.0, -1.0)
         u, _, vt = np.linalg.svd(B.T @ V)
         rotation = vt.T @ u.T
-    return (V @ rotation > 0).astype(np.uint8)
+    return lambda rows: (pca.transform(rows) @ rotation > 0).astype(np.uint8)
 
 
 def evaluate(query_codes, db_codes, query_labels, db_labels):

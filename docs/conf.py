@@ -63,6 +63,7 @@ USER_GUIDE = {
     "imsat_sklearn.augment.GaussianNoise": "augmentation",
     "imsat_sklearn.augment.RandomAffine": "augmentation",
     "imsat_sklearn.metrics.clustering_accuracy": "reproduction",
+    "imsat_sklearn.metrics.hamming_precision_recall_curve": "reproduction",
     "imsat_sklearn.metrics.hamming_ranking_map": "clustering-vs-hashing",
     "imsat_sklearn.metrics.precision_at_k": "clustering-vs-hashing",
     "imsat_sklearn.metrics.precision_within_radius": "clustering-vs-hashing",
@@ -83,9 +84,9 @@ OBJECTIVES = {
     "R_SAT + lam * (H(Y|X) - mu * H(Y))": (
         r"R_{\mathrm{SAT}} + \lambda \bigl( H(Y \mid X) - \mu \, H(Y) \bigr)"
     ),
-    "R_SAT + lam * (H(Y|X) - sum_m H(Y_m) + sum_{m != l} I(Y_m; Y_l))": (
+    "R_SAT + lam * (H(Y|X) - sum_m H(Y_m) + w * sum_{m != l} I(Y_m; Y_l))": (
         r"R_{\mathrm{SAT}} + \lambda \Bigl( H(Y \mid X) - \sum_{m=1}^{M} H(Y_m)"
-        r" + \sum_{m \neq l} I(Y_m; Y_l) \Bigr)"
+        r" + w \sum_{m \neq l} I(Y_m; Y_l) \Bigr)"
     ),
 }
 

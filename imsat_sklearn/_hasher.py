@@ -23,14 +23,19 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     self-augmented training (SAT) keeps the code of an augmented sample close
     to the code of the sample. Each minibatch minimises::
 
-        R_SAT + lam * (H(Y|X) - sum_m H(Y_m) + sum_{m != l} I(Y_m; Y_l))
+        R_SAT + lam * (H(Y|X) - sum_m H(Y_m) + w * sum_{m != l} I(Y_m; Y_l))
 
     where H(Y|X) is the mean per-sample entropy of the code (summed over
     bits), H(Y_m) the entropy of bit m's minibatch mean, and I(Y_m; Y_l) the
     mutual information of bits m and l under their minibatch joint
     distribution, summed over ordered pairs (each unordered pair counts
-    twice, as in the authors' code). With ``augmentation='vat'`` the
-    augmented sample is the virtual adversarial point at radius ``eps_i``.
+    twice, as in the authors' code). The weight ``w = min(1, 15 / (n_bits -
+    1))`` is 1 up to the paper's 16 bits; for longer codes it charges each
+    bit 15 times its mean information with the other bits, its share at 16
+    bits, instead of a sum that grows with the number of bits (unweighted,
+    32- and 64-bit codes retrieve worse than 16-bit ones). With
+    ``augmentation='vat'`` the augmented sample is the virtual adversarial
+    point at radius ``eps_i``.
 
     Parameters
     ----------
@@ -97,7 +102,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     ${n_iter_loss_curve}
     loss_parts_ : dict of str -> ndarray of shape (`n_iter_`,)
         Per-epoch means of 'R_SAT', 'H(Y|X)', 'sum H(Y_m)' and
-        'sum I(Y_m;Y_l)' (nats).
+        'sum I(Y_m;Y_l)' (nats); the last before its weight ``w``.
     network_ : torch.nn.Module
         The trained network (its head gives the logits of the bits).
     ${features_in}
@@ -335,8 +340,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     def score(self, X, y=None):
         """Information term of the objective estimated on ``X``, in nats.
 
-        The score is ``sum_m H(Y_m) - H(Y|X) - sum_{m != l} I(Y_m; Y_l)``,
-        the negated information term of the training loss, with every
+        The score is ``sum_m H(Y_m) - H(Y|X) - w * sum_{m != l} I(Y_m; Y_l)``,
+        the negated information term of the training loss (``w`` as there), with every
         expectation taken over all of ``X`` rather than a minibatch. Higher
         is better (at most ``n_bits * log(2)``: independent, balanced,
         deterministic bits), so model selection such as GridSearchCV needs

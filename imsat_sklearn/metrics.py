@@ -20,6 +20,7 @@ from .hashing import (
 
 __all__ = [
     "clustering_accuracy",
+    "hamming_precision_recall_curve",
     "hamming_ranking_map",
     "precision_at_k",
     "precision_within_radius",
@@ -129,19 +130,24 @@ def _distance_blocks(query_packed, db_packed, query_labels, db_labels):
         yield distances, relevant
 
 
+def _level_counts(distances, relevant, n_levels):
+    """Items and relevant items at each distance ``0 .. n_levels - 1``, per row."""
+    n_rows = distances.shape[0]
+    flat_levels = (distances + n_levels * np.arange(n_rows)[:, None]).ravel()
+    size, shape = n_rows * n_levels, (n_rows, n_levels)
+    retrieved = np.bincount(flat_levels, minlength=size).reshape(shape)
+    hits = np.bincount(flat_levels, weights=relevant.ravel(), minlength=size)
+    return retrieved, hits.reshape(shape)
+
+
 def _block_average_precision(distances, relevant):
     """Per-query AP with ties in distance credited as one group.
 
     Equal to ``average_precision_score(relevant, 1 / (1 + distances))`` row
     by row, except that rows without any relevant item get 0 silently.
     """
-    n_rows, n_levels = distances.shape[0], int(distances.max()) + 1
-    flat_levels = (distances + n_levels * np.arange(n_rows)[:, None]).ravel()
-    size = n_rows * n_levels
-    shape = (n_rows, n_levels)
-    retrieved = np.bincount(flat_levels, minlength=size).reshape(shape)
-    hits = np.bincount(flat_levels, weights=relevant.ravel(), minlength=size)
-    hits = hits.reshape(shape)
+    retrieved, hits = _level_counts(distances, relevant, int(distances.max()) + 1)
+    n_rows, shape = distances.shape[0], retrieved.shape
     cum_retrieved = np.cumsum(retrieved, axis=1)
     cum_hits = np.cumsum(hits, axis=1)
     # Levels with no item add nothing (hits == 0) but may have 0 retrieved.
@@ -349,3 +355,83 @@ def precision_within_radius(
             np.divide(n_hits, n_inside, out=np.zeros(n_hits.shape), where=n_inside > 0)
         )
     return float(np.concatenate(precisions).mean())
+
+
+def hamming_precision_recall_curve(query_codes, db_codes, query_labels, db_labels):
+    """Mean precision and recall of hash lookup at every Hamming radius.
+
+    Parameters
+    ----------
+    query_codes : array-like of shape (n_queries, n_bits)
+        Query codes with values in {0, 1}, any integer or bool dtype.
+    db_codes : array-like of shape (n_db, n_bits)
+        Database codes with values in {0, 1}, any integer or bool dtype.
+    query_labels : array-like of shape (n_queries,)
+        Class label of each query.
+    db_labels : array-like of shape (n_db,)
+        Class label of each database item.
+
+    Returns
+    -------
+    precision : ndarray of shape (n_bits + 1,), dtype float64
+        ``precision[r]`` is :func:`precision_within_radius` at radius ``r``:
+        the mean over queries of the precision of the items within Hamming
+        distance ``r``, a query with no item there counting as 0.
+    recall : ndarray of shape (n_bits + 1,), dtype float64
+        ``recall[r]`` is the mean over queries of the fraction of the
+        query's relevant items that lie within distance ``r``; a query with
+        no relevant item counts as 0. ``recall[n_bits]`` is 1 when every
+        query has a relevant item.
+    radii : ndarray of shape (n_bits + 1,), dtype int64
+        The radii ``0, 1, ..., n_bits``.
+
+    Raises
+    ------
+    ValueError
+        If the inputs are invalid (see :func:`hamming_ranking_map`).
+
+    Notes
+    -----
+    With :math:`B_r(q)` as in :func:`precision_within_radius` and
+    :math:`R(q)` the relevant items of query :math:`q`,
+
+    .. math:: \\mathrm{Rec}_r(q) = \\frac{|B_r(q) \\cap R(q)|}{|R(q)|}.
+
+    Plotting ``precision`` against ``recall`` gives the precision-recall
+    curve of hash lookup, one point per radius.
+
+    References
+    ----------
+    .. [1] W. Hu, T. Miyato, S. Tokui, E. Matsumoto and M. Sugiyama,
+       "Learning Discrete Representations via Information Maximizing
+       Self-Augmented Training", ICML 2017, arXiv:1702.08720, Section 4.2.
+
+    Examples
+    --------
+    >>> precision, recall, radii = hamming_precision_recall_curve(
+    ...     [[0, 0]], [[0, 0], [0, 1], [1, 1]], [1], [1, 2, 1])
+    >>> precision.tolist(), recall.tolist(), radii.tolist()
+    ([1.0, 0.5, 0.6666666666666666], [0.5, 0.5, 1.0], [0, 1, 2])
+    """
+    query_packed, db_packed, query_labels, db_labels = _check_retrieval(
+        query_codes, db_codes, query_labels, db_labels
+    )
+    # Packing pads the code to whole bytes; the radii stop at its real length.
+    n_bits = np.shape(query_codes)[1]
+    precision_sum = np.zeros(n_bits + 1)
+    recall_sum = np.zeros(n_bits + 1)
+    for distances, relevant in _distance_blocks(
+        query_packed, db_packed, query_labels, db_labels
+    ):
+        retrieved, hits = _level_counts(distances, relevant, n_bits + 1)
+        cum_retrieved = np.cumsum(retrieved, axis=1)
+        cum_hits = np.cumsum(hits, axis=1)
+        n_relevant = cum_hits[:, -1:]
+        precision_sum += np.divide(
+            cum_hits, cum_retrieved, out=np.zeros(cum_hits.shape), where=cum_retrieved > 0
+        ).sum(axis=0)
+        recall_sum += np.divide(
+            cum_hits, n_relevant, out=np.zeros(cum_hits.shape), where=n_relevant > 0
+        ).sum(axis=0)
+    n_queries = query_packed.shape[0]
+    return precision_sum / n_queries, recall_sum / n_queries, np.arange(n_bits + 1)

@@ -12,7 +12,11 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from imsat_sklearn import IMSATHasher
-from imsat_sklearn._torch.objectives import HashingObjective, pairwise_mutual_information
+from imsat_sklearn._torch.objectives import (
+    HashingObjective,
+    pairwise_mutual_information,
+    pairwise_weight,
+)
 from imsat_sklearn.datasets import load_mnist
 from imsat_sklearn.metrics import hamming_ranking_map
 
@@ -35,11 +39,11 @@ def _brute_force_pairwise_mi(p):
 
 
 def _brute_force_information(p):
-    """sum_m H(Y_m) - H(Y|X) - sum_{m != l} I(Y_m; Y_l) with numpy, in float64."""
+    """sum_m H(Y_m) - H(Y|X) - w * sum_{m != l} I(Y_m; Y_l), w = min(1, 15 / (M - 1)), in float64."""
     p = p.astype(np.float64)
     marginal = _bernoulli_entropy(p.mean(0)).sum()
     conditional = _bernoulli_entropy(p).sum(1).mean()
-    return marginal - conditional - _brute_force_pairwise_mi(p)
+    return marginal - conditional - min(1, 15 / (p.shape[1] - 1)) * _brute_force_pairwise_mi(p)
 
 
 @pytest.mark.parametrize("n_samples, n_bits", [(7, 5), (50, 3), (3, 2)])
@@ -57,13 +61,32 @@ def test_pairwise_mutual_information_of_copied_and_independent_bits():
     assert pairwise_mutual_information(p).item() == pytest.approx(2 * np.log(2), abs=1e-12)
 
 
-def test_information_loss_is_minus_the_information_estimate():
-    logits = torch.from_numpy(np.random.default_rng(0).normal(0, 3, size=(20, 6)))
+@pytest.mark.parametrize("n_bits", [6, 20])
+def test_information_loss_is_minus_the_information_estimate(n_bits):
+    logits = torch.from_numpy(np.random.default_rng(0).normal(0, 3, size=(20, n_bits)))
     loss, parts = HashingObjective().information_loss(logits)
     probs = torch.sigmoid(logits)
     assert -loss.item() == pytest.approx(_brute_force_information(probs.numpy()), abs=1e-6)
     assert HashingObjective.mutual_information(probs).item() == pytest.approx(-loss.item(), abs=1e-6)
     assert set(parts) == {"H(Y|X)", "sum H(Y_m)", "sum I(Y_m;Y_l)"}
+
+
+def test_pairwise_weight_is_one_up_to_the_papers_16_bits():
+    # Exactly 1.0: up to 16 bits training is the authors' objective, bit for bit.
+    assert [pairwise_weight(n_bits) for n_bits in (1, 2, 8, 16)] == [1.0] * 4
+    assert pairwise_weight(32) == 15 / 31 and pairwise_weight(64) == 15 / 63
+
+
+def test_weighted_pairwise_term_charges_a_bit_the_same_from_16_bits_on():
+    # Copies of one balanced deterministic bit: each bit's mean information
+    # with the others is log 2. From 16 bits on the weighted term is
+    # 15 log 2 per bit; the unweighted sum grows as M (M - 1) log 2.
+    for n_bits, per_bit in [(4, 3), (16, 15), (32, 15), (64, 15)]:
+        logits = torch.tensor([[-50.0] * n_bits, [50.0] * n_bits], dtype=torch.float64)
+        loss, parts = HashingObjective().information_loss(logits)
+        assert parts["sum I(Y_m;Y_l)"].item() == pytest.approx(n_bits * (n_bits - 1) * np.log(2))
+        # H(Y|X) is about 0 and every H(Y_m) is log 2.
+        assert loss.item() == pytest.approx(n_bits * (per_bit - 1) * np.log(2), abs=1e-9)
 
 
 def test_information_loss_has_finite_gradients_when_bits_saturate():

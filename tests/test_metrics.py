@@ -7,6 +7,7 @@ from sklearn.metrics import average_precision_score
 from imsat_sklearn import metrics
 from imsat_sklearn.metrics import (
     clustering_accuracy,
+    hamming_precision_recall_curve,
     hamming_ranking_map,
     precision_at_k,
     precision_within_radius,
@@ -187,8 +188,43 @@ def test_precision_within_radius_validates_radius(radius, match):
         precision_within_radius([[0, 0, 0]], DB_CODES, [1], DB_LABELS, radius=radius)
 
 
+def test_hamming_precision_recall_curve_hand_computed():
+    # Query 0 (label 1) is at distances 0, 1, 1, 3 from the database; its
+    # relevant items are the 2nd and 4th. Query 1 (label 2) is at 2, 1, 1, 1;
+    # relevant: 1st and 3rd. Query 1 has no item at radius 0: precision 0.
+    precision, recall, radii = hamming_precision_recall_curve(
+        [[0, 0, 0], [1, 1, 0]], DB_CODES, [1, 2], DB_LABELS
+    )
+    np.testing.assert_allclose(precision, [0, 1 / 3, (1 / 3 + 1 / 2) / 2, 1 / 2])
+    np.testing.assert_allclose(recall, [0, 1 / 2, (1 / 2 + 1) / 2, 1])
+    np.testing.assert_array_equal(radii, [0, 1, 2, 3])
+
+
+def test_hamming_precision_recall_curve_query_without_relevant_item_recalls_zero():
+    _, recall, _ = hamming_precision_recall_curve([[0, 0, 0]], DB_CODES, [3], DB_LABELS)
+    np.testing.assert_array_equal(recall, [0, 0, 0, 0])
+
+
+def test_hamming_precision_recall_curve_precision_is_precision_within_radius():
+    # 11 bits: packed into two bytes, the curve still stops at radius 11.
+    rng = np.random.default_rng(0)
+    query_codes = rng.integers(0, 2, (7, 11))
+    db_codes = rng.integers(0, 2, (40, 11))
+    query_labels, db_labels = rng.integers(0, 3, 7), rng.integers(0, 3, 40)
+    precision, recall, radii = hamming_precision_recall_curve(
+        query_codes, db_codes, query_labels, db_labels
+    )
+    assert radii.tolist() == list(range(12))
+    for radius in radii:
+        assert precision[radius] == pytest.approx(
+            precision_within_radius(query_codes, db_codes, query_labels, db_labels, radius=radius)
+        )
+    assert recall[-1] == 1.0
+
+
 @pytest.mark.parametrize(
-    "metric", [hamming_ranking_map, precision_at_k, precision_within_radius]
+    "metric",
+    [hamming_ranking_map, precision_at_k, precision_within_radius, hamming_precision_recall_curve],
 )
 def test_retrieval_metrics_validate_inputs(metric):
     with pytest.raises(ValueError, match="query_labels has 2 entries but query_codes"):

@@ -91,11 +91,31 @@ class ClusteringObjective:
         return logits.argmax(1)
 
 
-class HashingObjective:
-    """Independent Bernoulli bits: minimise H(Y|X) - sum_m H(Y_m) + sum_{m!=l} I(Y_m;Y_l).
+# The paper's codes have 16 bits, so each bit is compared with 15 others.
+_PAPER_OTHER_BITS = 15
 
-    ``reduce_mean`` is as in :class:`ClusteringObjective`: the bit marginals
-    and the pairwise joints are means over the whole minibatch.
+
+def pairwise_weight(n_bits):
+    """Weight of sum_{m!=l} I(Y_m;Y_l) in the hashing loss: min(1, 15 / (n_bits - 1)).
+
+    For a given dependence between bits, the sum over ordered pairs grows as
+    n_bits**2 and the entropies as n_bits: unweighted, each bit's pressure
+    towards independence grows with the number of other bits. Past the
+    paper's 16 bits it wins over the coherence of the code (codes of one
+    class spread apart and retrieval gets worse with more bits), so there
+    each bit is charged 15 times its mean mutual information with the
+    others, its share at 16 bits. Up to 16 bits the weight is exactly 1, the
+    authors' objective.
+    """
+    return min(1.0, _PAPER_OTHER_BITS / (n_bits - 1)) if n_bits > 1 else 1.0
+
+
+class HashingObjective:
+    """Independent Bernoulli bits: minimise H(Y|X) - sum_m H(Y_m) + w * sum_{m!=l} I(Y_m;Y_l).
+
+    ``w`` is :func:`pairwise_weight` of the code length (1 at 16 bits, the
+    authors' objective). ``reduce_mean`` is as in :class:`ClusteringObjective`:
+    the bit marginals and the pairwise joints are means over the whole minibatch.
     """
 
     def sat_divergence(self, target_logits, logits):
@@ -112,15 +132,16 @@ class HashingObjective:
         conditional = _bernoulli_entropy_from_logits(logits).sum(1).mean()
         marginal = _bernoulli_entropy(reduce_mean(p.mean(0))).sum()
         pairwise = pairwise_mutual_information(p, reduce_mean)
-        loss = conditional - marginal + pairwise
+        loss = conditional - marginal + pairwise_weight(p.shape[1]) * pairwise
         return loss, {"H(Y|X)": conditional, "sum H(Y_m)": marginal, "sum I(Y_m;Y_l)": pairwise}
 
     @classmethod
     def mutual_information(cls, probs):
-        """sum_m H(Y_m) - H(Y|X) - sum_{m!=l} I(Y_m;Y_l) over all rows of ``probs``."""
+        """sum_m H(Y_m) - H(Y|X) - w * sum_{m!=l} I(Y_m;Y_l) over all rows of ``probs``."""
         conditional = _bernoulli_entropy(probs).sum(1).mean()
         marginal = _bernoulli_entropy(probs.mean(0)).sum()
-        return marginal - conditional - pairwise_mutual_information(probs)
+        pairwise = pairwise_mutual_information(probs)
+        return marginal - conditional - pairwise_weight(probs.shape[1]) * pairwise
 
     @staticmethod
     def output(logits):
