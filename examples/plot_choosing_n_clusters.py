@@ -84,17 +84,18 @@ print(f"highest seed agreement at K={best}; highest normalised score at "
       f"K={ks[int(np.argmax(normalised_score))]}; true K=10")
 
 # %%
-# Neither does. On this data the seed agreement is highest at 11 (0.66)
-# and lowest at 10 (0.52), and its differences are of the order of its
-# spread over the three pairs of seeds (the error bars). Over the wider
-# range of :ref:`choosing-n-clusters` it does separate too few clusters
-# (0.44-0.55 for K = 6 to 8) from enough (0.60-0.66 for 11 to 14), so it
-# narrows the candidates without choosing one. The normalised score stays
-# at 0.96-0.98 for every K: with its default ``mu`` IMSAT uses all the
-# clusters it is given, evenly and confidently, so the score measures how
-# well the objective was met, not whether K matches the data.
+# The seed agreement peaks at the true 10 (0.76), but only just: 11 and 12
+# are within the spread over the three pairs of seeds (0.74 and 0.75; see
+# the error bars), while 8 and 9 are clearly lower (0.53, 0.69). Over the
+# wider range of :ref:`choosing-n-clusters` it separates too few clusters
+# (0.44-0.53 for K = 6 to 8) from enough (0.74-0.76 for 10 to 13), so it
+# narrows the candidates to a few rather than choosing one with
+# confidence. The normalised score stays at 0.96-0.98 for every K: with
+# its default ``mu`` IMSAT uses all the clusters it is given, evenly and
+# confidently, so the score measures how well the objective was met, not
+# whether K matches the data.
 #
-# What the labels say: a few clusters too many cost little accuracy here
-# (0.76 at K = 11 against 0.70 at 10, means over seeds 0-2), so when in
+# What the labels say: a cluster too many costs little accuracy here
+# (0.83 at K = 11 against 0.81 at 10, means over seeds 0-2), so when in
 # doubt, a slightly larger K followed by a look at the clusters is the
 # safer choice.
