@@ -78,6 +78,8 @@ BLOCKS_NOT_RUN = {
     ("docs/user_guide/reproduction.rst", "cluster_mnist.py"): "all of MNIST, and a GPU for the second command",
     ("docs/user_guide/reproduction.rst", "stability.py"): "75 fits, MNIST among them: an hour of CPU",
     ("docs/user_guide/reproduction.rst", "omniglot_augmentation.py"): "needs a GPU and the Omniglot files",
+    ("docs/user_guide/reproduction.rst", "hash_bits.py"): "MNIST fits at 16, 32 and 64 bits: an hour of CPU",
+    ("docs/user_guide/reproduction.rst", "retrieval_mnist.py"): "9 fits on 20,000 MNIST images: hours of CPU",
 }
 
 # Commands of shell blocks that are not run, by pattern -> reason.
