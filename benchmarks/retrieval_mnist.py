@@ -118,7 +118,7 @@ def _imsat_encoder(X, n_bits, seed, device, max_iter):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         model.fit(X)
-    capped = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    capped = any("reached max_iter" in str(w.message) for w in caught)
     note = f", {model.n_iter_} epochs{' (max_iter)' if capped else ''}"
     return model.transform, note
 

@@ -106,7 +106,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         self._check_result(result, plan, "partial_fit")
         adam_state = getattr(self, "_adam_state", None) if result.adam_state is None else result.adam_state
         self._assign(plan, network, result, _random_state=rng, _adam_state=adam_state)
-        self._check_health("partial_fit")
+        # No health warning: a chunk of a stream may hold a few classes only, and
+        # its empty clusters say nothing of the model (cluster_sizes_ still tells).
         return self
 
     def _continued_network(self, device):
@@ -157,6 +158,15 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             if best is None or value > best[0]:
                 best = (value, network, result)
             if result.stop_reason == "interrupted":
+                if best[2] is not result:
+                    # The kept network finished normally: without this, the
+                    # interrupt would leave no trace.
+                    warnings.warn(
+                        f"{type(self).__name__}.fit was interrupted during initialisation "
+                        f"{init + 1}/{plan.n_init}; keeping the best of the {init} completed "
+                        "one(s).",
+                        UserWarning,
+                    )
                 break
         return best[1], best[2]
 

@@ -89,8 +89,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         reproduces the authors' code.
     ${eps_scale}
     batch_size : int, default=250
-        Minibatch size (>= 2; 1 raises a ValueError, as a one-sample
-        minibatch leaves nothing to maximise). Clipped to ``n_samples``
+        Minibatch size (>= 2; 1 raises a ValueError, as the objective of a
+        one-sample minibatch is degenerate). Clipped to ``n_samples``
         with a warning. H(Y) is estimated on each minibatch, so a
         ``batch_size`` below ``n_clusters`` warns; several times
         ``n_clusters`` works best (see the user guide, "Parameters").
@@ -113,7 +113,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         5,000 samples, where one training costs seconds, and 1 from there.
         On the digits (20 seeds) the estimate ranks the trainings by
         accuracy (Spearman 0.76), and the best of 3 lifts the mean ACC from
-        0.83 to 0.87; on a 10,000-image MNIST subset it did not rank them.
+        0.83 to 0.85; on a 10,000-image MNIST subset it did not rank them.
     ${warm_start_random_state_verbose}
 
     Attributes

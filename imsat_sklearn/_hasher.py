@@ -67,8 +67,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         code, which used the 11th neighbour where the paper states the 10th.
     ${eps_scale}
     batch_size : int, default=250
-        Minibatch size (>= 2; 1 raises a ValueError, as a one-sample
-        minibatch leaves nothing to maximise). Clipped to ``n_samples``
+        Minibatch size (>= 2; 1 raises a ValueError, as the objective of a
+        one-sample minibatch is degenerate). Clipped to ``n_samples``
         with a warning. The marginal and pairwise terms are estimated on
         each minibatch, which needs more than ``n_bits`` samples to hold
         balanced, independent bits: a ``batch_size`` of ``n_bits`` or less

@@ -177,11 +177,13 @@ def make_schedule(estimator, n_samples, *, incremental=False):
     batch_size = estimator.batch_size
     if batch_size < 2:
         raise ValueError(
-            f"batch_size={batch_size} leaves training nothing to maximise: the marginal of a "
+            f"batch_size={batch_size} makes the objective degenerate: the marginal of a "
             "one-sample minibatch is that sample's own prediction, so H(Y) equals H(Y|X) (for "
-            "hashing, each H(Y_m) its conditional entropy, and the pairwise terms vanish) and "
-            "every sample ends with the same output. Use batch_size >= 2, several times "
-            f"{estimator._n_outputs_param}."
+            "hashing, each H(Y_m) its conditional entropy, and the pairwise terms vanish). "
+            "The information term then no longer rewards confident, balanced outputs: "
+            "clustering with mu > 1 pushes every prediction to uniform, hashing has no "
+            "information term left, and every sample ends with the same output. Use "
+            f"batch_size >= 2, several times {estimator._n_outputs_param}."
         )
     if batch_size > n_samples:
         warnings.warn(

@@ -45,7 +45,7 @@ def _messages(record, text):
 @BOTH
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
 def test_batch_size_one_is_refused_saying_why(make, X, method):
-    with pytest.raises(ValueError, match=r"batch_size=1 leaves training nothing to maximise.*H\(Y\) equals H\(Y\|X\)"):
+    with pytest.raises(ValueError, match=r"batch_size=1 makes the objective degenerate.*H\(Y\) equals H\(Y\|X\)"):
         getattr(make(batch_size=1), method)(X)
 
 
@@ -56,7 +56,7 @@ class _CommThatMustNotBeAsked(SingleProcess):
 
 def test_batch_size_one_is_refused_on_the_distributed_path_too(X):
     # fit_distributed trains through _fit with its communicator.
-    with pytest.raises(ValueError, match="batch_size=1 leaves training nothing to maximise"):
+    with pytest.raises(ValueError, match="batch_size=1 makes the objective degenerate"):
         clusterer(batch_size=1)._fit(X, comm=_CommThatMustNotBeAsked(), random_state=0)
 
 
@@ -169,9 +169,16 @@ def test_one_code_for_every_sample_is_named():
     assert model._health_problem() is None
 
 
-def test_health_warning_names_partial_fit(X):
-    with pytest.warns(ConvergenceWarning, match=r"IMSATClusterer\.partial_fit: \d+ of n_clusters=10 clusters are empty"):
-        clusterer(n_clusters=10, learning_rate=1.0).partial_fit(X)
+def test_partial_fit_reports_the_chunk_without_warning(X):
+    # A chunk of a sorted stream holds one class: its empty clusters say
+    # nothing of the model, so partial_fit records them without a warning.
+    labels = make_blobs(n_samples=200, centers=3, cluster_std=0.6, random_state=1)[1]
+    model = clusterer(max_iter=30, tol=None).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model.partial_fit(X[labels == 0])
+    assert model.cluster_sizes_.sum() == np.sum(labels == 0)
+    assert np.count_nonzero(model.cluster_sizes_) < 3
 
 
 # ---- cut-short runs name the method and the cumulative n_iter_ -------------------
@@ -190,6 +197,15 @@ class _OnCall:
                 raise KeyboardInterrupt
             return X * float("nan")
         return X
+
+
+def test_interrupt_during_a_later_init_warns_and_keeps_the_completed_one(X):
+    # Call 1 is make_plan's trial; 4 minibatches an epoch, 2 epochs a training:
+    # call 10 is the first minibatch of the second training.
+    model = clusterer(n_init=3, augmentation=_OnCall(10))
+    with pytest.warns(UserWarning, match=r"IMSATClusterer\.fit was interrupted during initialisation 2/3; keeping the best of the 1 completed"):
+        model.fit(X)
+    assert model.n_iter_ == 2
 
 
 @BOTH
