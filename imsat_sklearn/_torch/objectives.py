@@ -113,10 +113,17 @@ def pairwise_weight(n_bits):
 class HashingObjective:
     """Independent Bernoulli bits: minimise H(Y|X) - sum_m H(Y_m) + w * sum_{m!=l} I(Y_m;Y_l).
 
-    ``w`` is :func:`pairwise_weight` of the code length (1 at 16 bits, the
-    authors' objective). ``reduce_mean`` is as in :class:`ClusteringObjective`:
-    the bit marginals and the pairwise joints are means over the whole minibatch.
+    ``w`` is ``weight``, or when it is None :func:`pairwise_weight` of the
+    code length (1 up to 16 bits; ``weight=1`` is the authors' objective at
+    any length). ``reduce_mean`` is as in :class:`ClusteringObjective`: the
+    bit marginals and the pairwise joints are means over the whole minibatch.
     """
+
+    def __init__(self, weight=None):
+        self.weight = weight
+
+    def _weight(self, n_bits):
+        return pairwise_weight(n_bits) if self.weight is None else self.weight
 
     def sat_divergence(self, target_logits, logits):
         """Mean over the batch of the Bernoulli KL summed over bits; target detached."""
@@ -132,16 +139,15 @@ class HashingObjective:
         conditional = _bernoulli_entropy_from_logits(logits).sum(1).mean()
         marginal = _bernoulli_entropy(reduce_mean(p.mean(0))).sum()
         pairwise = pairwise_mutual_information(p, reduce_mean)
-        loss = conditional - marginal + pairwise_weight(p.shape[1]) * pairwise
+        loss = conditional - marginal + self._weight(p.shape[1]) * pairwise
         return loss, {"H(Y|X)": conditional, "sum H(Y_m)": marginal, "sum I(Y_m;Y_l)": pairwise}
 
-    @classmethod
-    def mutual_information(cls, probs):
+    def mutual_information(self, probs):
         """sum_m H(Y_m) - H(Y|X) - w * sum_{m!=l} I(Y_m;Y_l) over all rows of ``probs``."""
         conditional = _bernoulli_entropy(probs).sum(1).mean()
         marginal = _bernoulli_entropy(probs.mean(0)).sum()
         pairwise = pairwise_mutual_information(probs)
-        return marginal - conditional - pairwise_weight(probs.shape[1]) * pairwise
+        return marginal - conditional - self._weight(probs.shape[1]) * pairwise
 
     @staticmethod
     def output(logits):
