@@ -17,15 +17,11 @@ import time
 import warnings
 
 import numpy as np
+from scipy.stats import entropy
 from sklearn.datasets import load_digits
 
 from imsat_sklearn import IMSATClusterer, IMSATHasher
 from imsat_sklearn.metrics import clustering_accuracy, hamming_ranking_map
-
-
-def entropy(counts):
-    fractions = counts[counts > 0] / counts.sum()
-    return float(-np.sum(fractions * np.log(fractions)))
 
 
 def cluster_row(X, y, batch_size, seed):

@@ -4,6 +4,7 @@ import numbers
 
 import numpy as np
 import torch
+from scipy.stats import entropy
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
@@ -17,11 +18,6 @@ from ._torch.objectives import ClusteringObjective
 # below this fraction of the entropy the prior allows (log(n_clusters) for
 # equal sizes); see the user guide, "Troubleshooting", for the measurements.
 _COLLAPSE_ENTROPY_FRACTION = 0.5
-
-
-def _entropy(fractions):
-    fractions = fractions[fractions > 0]
-    return float(-np.sum(fractions * np.log(fractions)))
 
 
 @compose
@@ -279,8 +275,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             if self.prior is None
             else np.asarray(self.prior, dtype=np.float64)
         )
-        allowed = _entropy(prior)
-        actual = _entropy(sizes / sizes.sum())
+        allowed = float(entropy(prior))
+        actual = float(entropy(sizes))
         # One cluster (or a one-cluster prior) allows no spread to fall short of.
         if allowed > 0 and actual < _COLLAPSE_ENTROPY_FRACTION * allowed:
             target = "log(n_clusters)" if self.prior is None else "the entropy of prior"
@@ -323,13 +319,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             NaN or infinite values (each callable is tried once on a
             minibatch before training); if ``device`` names an unavailable
             device; if training diverges in its first epoch.
-        TypeError
-            If an ``augmentation`` entry is neither 'vat', 'rpt' nor a
-            callable instance, or a callable cannot be called as
-            ``T(x, generator)`` or returns something other than a tensor of
-            the input's dtype; if X is a torch tensor (or an array of
-            another array API namespace) while
-            ``sklearn.set_config(array_api_dispatch=True)`` is on.
+        ${fit_type_error}
         """,
     )
 

@@ -128,6 +128,14 @@ to ``loss_curve_`` and ``loss_parts_`` and one to ``n_iter_``.""",
     "partial_fit_not_applying": """\
 ``max_iter``, ``tol``, ``n_iter_no_change``, ``n_init`` and
 ``warm_start`` do not apply; ``fit`` starts over.""",
+    "fit_type_error": """\
+TypeError
+    If an ``augmentation`` entry is neither 'vat', 'rpt' nor a
+    callable instance, or a callable cannot be called as
+    ``T(x, generator)`` or returns something other than a tensor of
+    the input's dtype; if X is a torch tensor (or an array of
+    another array API namespace) while
+    ``sklearn.set_config(array_api_dispatch=True)`` is on.""",
     "partial_fit_raises": """\
 ValueError
     As :meth:`fit`; also if ``X`` does not have the number of

@@ -273,12 +273,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
             callable is tried once on a minibatch before training); if
             ``device`` names an unavailable device; if training diverges in
             its first epoch.
-        TypeError
-            If a callable ``augmentation`` cannot be called as
-            ``T(x, generator)`` or returns something other than a tensor of
-            the input's dtype; if X is a torch tensor (or an array of
-            another array API namespace) while
-            ``sklearn.set_config(array_api_dispatch=True)`` is on.
+        ${fit_type_error}
         """,
     )
 
