@@ -154,7 +154,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 # Nothing to compare: skip a forward pass over all of X.
                 return network, result
             outputs = batched_outputs(network, plan.objective.output, plan.X, plan.device)
-            value = self._information_of(outputs) if result.loss_curve else -np.inf
+            value = _information(plan.objective, outputs) if result.loss_curve else -np.inf
             if best is None or value > best[0]:
                 best = (value, network, result)
             if result.stop_reason == "interrupted":
@@ -169,9 +169,6 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                     )
                 break
         return best[1], best[2]
-
-    def _information_of(self, probs):
-        return float(self._build_objective("cpu").mutual_information(torch.from_numpy(probs)))
 
     def _train_once(self, plan, network, rng, comm, adam_state=None):
         """One training run of ``plan`` from ``network``; its seed comes from ``rng``."""
@@ -260,7 +257,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
 
         See the subclass docstring for the exact quantity.
         """
-        return self._information_of(self._outputs(X))
+        return _information(self._build_objective("cpu"), self._outputs(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -306,6 +303,11 @@ def _load_network(payload, name):
     network = empty_network(**payload["architecture"])
     network.load_state_dict(payload["tensors"])
     return network.eval()
+
+
+def _information(objective, probs):
+    """The objective's estimate of the information of the outputs ``probs`` (numpy, on the CPU)."""
+    return float(objective.mutual_information(torch.from_numpy(probs)))
 
 
 def _seed(rng):
