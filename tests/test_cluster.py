@@ -15,7 +15,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from imsat_sklearn import IMSATClusterer
+from imsat_sklearn import IMSATClusterer, IMSATHasher
 from imsat_sklearn._plan import hidden_layer_sizes, make_plan, make_schedule, resolve_n_init
 from imsat_sklearn._torch.parallel import SingleProcess
 from imsat_sklearn.metrics import clustering_accuracy
@@ -196,6 +196,29 @@ def test_auto_hidden_layer_sizes_follow_the_number_of_samples(n_samples, width):
 def test_auto_n_init_trains_three_networks_below_5000_samples(n_samples, expected):
     assert resolve_n_init("auto", n_samples) == expected
     assert resolve_n_init(2, n_samples) == 2
+
+
+@pytest.mark.parametrize(
+    "n_samples, n_clusters, expected",
+    [(1797, 10, 100), (10000, 10, 100), (10000, 20, 200), (4840, 242, 250), (23999, 10, 100),
+     (24000, 10, 250), (70000, 10, 250), (60, 10, 60)],
+)
+def test_auto_batch_size_is_100_below_24000_samples_and_never_too_few_per_cluster(
+    n_samples, n_clusters, expected
+):
+    model = IMSATClusterer(n_clusters=n_clusters)
+    with warnings.catch_warnings():
+        # "auto" is clipped to n_samples without the warning an explicit batch_size gets.
+        warnings.simplefilter("error")
+        assert make_schedule(model, n_samples).batch_size == expected
+        assert make_schedule(model, n_samples, incremental=True).batch_size == min(250, n_samples)
+    assert make_schedule(model.set_params(batch_size=64), n_samples).batch_size == min(64, n_samples)
+
+
+def test_auto_batch_size_is_an_option_of_the_clusterer_only():
+    X = np.zeros((20, 2))
+    with pytest.raises(ValueError, match="batch_size"):
+        IMSATHasher(batch_size="auto").fit(X)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
