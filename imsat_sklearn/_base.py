@@ -66,8 +66,11 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         """Why minibatches of ``batch_size`` rows make the objective's estimates poor, or None."""
 
     @abstractmethod
-    def _health_problem(self):
-        """What is wrong with the fitted assignments of the training data, as a sentence, or None."""
+    def _health_problem(self, n_init):
+        """What is wrong with the fitted assignments of the training data, as a sentence, or None.
+
+        ``n_init`` is the number of trainings the fit ran, which the advice names.
+        """
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -86,7 +89,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         self._check_result(result, plan, "fit")
         # A later partial_fit starts its own stream (seeds, Adam state) from this model.
         self._assign(plan, network, result, _random_state=None, _adam_state=None)
-        self._check_health("fit")
+        self._check_health("fit", plan.n_init if plan.reset else 1)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -220,11 +223,17 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
             )
 
-    def _check_health(self, method):
+    def _check_health(self, method, n_init):
         """Warn when the fitted assignments of the training data show a failed fit."""
-        problem = self._health_problem()
+        problem = self._health_problem(n_init)
         if problem is not None:
             warnings.warn(f"{type(self).__name__}.{method}: {problem}", ConvergenceWarning)
+
+    def _n_init_now(self, n_init):
+        """The ``n_init`` parameter as the advice of a health warning quotes it."""
+        if isinstance(self.n_init, str):
+            return f"{self.n_init!r}, {n_init} training{'s' if n_init > 1 else ''} on this data"
+        return f"{self.n_init}"
 
     def _print_epoch(self, epoch, loss, parts, changed, seconds):
         detail = "  ".join(f"{name}={value:.4f}" for name, value in parts.items())

@@ -264,12 +264,12 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             "biased and the clusters merge. Use a batch_size of several times n_clusters."
         )
 
-    def _health_problem(self):
+    def _health_problem(self, n_init):
         sizes = self.cluster_sizes_
         advice = (
             f"Raise mu (now {self.mu}), lower learning_rate (now {self.learning_rate}) or "
             f"eps_scale (now {self.eps_scale}), or train several networks with n_init > 1 "
-            f"(now {self.n_init!r}); see the user guide, 'Troubleshooting'."
+            f"(now {self._n_init_now(n_init)}); see the user guide, 'Troubleshooting'."
         )
         n_empty = int(np.sum(sizes == 0))
         if n_empty:

@@ -223,7 +223,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
             "dependent. Use a batch_size of several times n_bits."
         )
 
-    def _health_problem(self):
+    def _health_problem(self, n_init):
         constant = np.flatnonzero((self.bit_frequencies_ == 0) | (self.bit_frequencies_ == 1))
         if not len(constant):
             return None
@@ -241,7 +241,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         return (
             f"{what}. Lower learning_rate (now {self.learning_rate}), keep batch_size (now "
             f"{self.batch_size}) well above n_bits, or train several networks with n_init > 1 "
-            f"(now {self.n_init!r}); see the user guide, 'Troubleshooting'."
+            f"(now {self._n_init_now(n_init)}); see the user guide, 'Troubleshooting'."
         )
 
     fit = documented(

@@ -132,6 +132,14 @@ def test_empty_clusters_warn_naming_the_parameters(X):
     assert (model.cluster_sizes_ == 0).any()
 
 
+@BOTH
+def test_the_advice_names_the_trainings_that_n_init_auto_ran(make, X):
+    with pytest.warns(ConvergenceWarning, match=r"n_init > 1 \(now 'auto', 3 trainings on this data\)"):
+        make(learning_rate=1.0, max_iter=2, n_init="auto").fit(X)
+    with pytest.warns(ConvergenceWarning, match=r"n_init > 1 \(now 2\)"):
+        make(learning_rate=1.0, max_iter=2, n_init=2).fit(X)
+
+
 def _clusterer_with_sizes(sizes, prior=None):
     model = IMSATClusterer(n_clusters=len(sizes), prior=prior)
     model.cluster_sizes_ = np.asarray(sizes, dtype=np.int64)
@@ -139,15 +147,15 @@ def _clusterer_with_sizes(sizes, prior=None):
 
 
 def test_collapse_is_measured_against_the_prior():
-    assert "collapsed" in _clusterer_with_sizes([97, 1, 1, 1])._health_problem()
-    assert _clusterer_with_sizes([30, 25, 25, 20])._health_problem() is None
+    assert "collapsed" in _clusterer_with_sizes([97, 1, 1, 1])._health_problem(1)
+    assert _clusterer_with_sizes([30, 25, 25, 20])._health_problem(1) is None
     # Entropy 0.50 nats: 36% of log(4), but 53% of the entropy of this prior.
     lopsided = [88, 4, 4, 4]
-    message = _clusterer_with_sizes(lopsided)._health_problem()
+    message = _clusterer_with_sizes(lopsided)._health_problem(1)
     assert "entropy of the cluster sizes is 0.50 nats, below 50% of log(n_clusters) = 1.39" in message
-    assert _clusterer_with_sizes(lopsided, prior=[0.7, 0.1, 0.1, 0.1])._health_problem() is None
-    assert "of the entropy of prior = 0.94" in _clusterer_with_sizes([97, 1, 1, 1], prior=[0.7, 0.1, 0.1, 0.1])._health_problem()
-    assert _clusterer_with_sizes([10])._health_problem() is None
+    assert _clusterer_with_sizes(lopsided, prior=[0.7, 0.1, 0.1, 0.1])._health_problem(1) is None
+    assert "of the entropy of prior = 0.94" in _clusterer_with_sizes([97, 1, 1, 1], prior=[0.7, 0.1, 0.1, 0.1])._health_problem(1)
+    assert _clusterer_with_sizes([10])._health_problem(1) is None
 
 
 def test_constant_bits_warn_naming_the_parameters(X):
@@ -162,11 +170,11 @@ def test_constant_bits_warn_naming_the_parameters(X):
 def test_one_code_for_every_sample_is_named():
     model = IMSATHasher(n_bits=3)
     model.bit_frequencies_ = np.array([0.0, 1.0, 0.0])
-    assert "all n_bits=3 bits are constant: every training sample has the same code" in model._health_problem()
+    assert "all n_bits=3 bits are constant: every training sample has the same code" in model._health_problem(1)
     model.bit_frequencies_ = np.array([0.0, 0.5, 0.2])
-    assert "1 of n_bits=3 bits are constant (bits [0]" in model._health_problem()
+    assert "1 of n_bits=3 bits are constant (bits [0]" in model._health_problem(1)
     model.bit_frequencies_ = np.array([0.01, 0.5, 0.99])
-    assert model._health_problem() is None
+    assert model._health_problem(1) is None
 
 
 def test_partial_fit_reports_the_chunk_without_warning(X):
