@@ -205,6 +205,18 @@ def _sizes(text):
     return value
 
 
+def _n_init(text):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or a positive integer; got {text!r}")
+    return value
+
+
 def _shown(default):
     """A default as a user types it: sequences space-separated, anything else as is."""
     return " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
@@ -264,11 +276,12 @@ def build_parser(prog=None):
     )
     cluster.add_argument(
         "--n-init",
-        type=int,
+        type=_n_init,
         default=None,
         metavar="N",
-        help="IMSAT trainings from different initialisations; the one with the highest "
-        f"label-free score is kept (default: the estimator's, {defaults['n_init']})",
+        help="IMSAT trainings from different initialisations, or auto (3 below 5,000 samples, "
+        "else 1); the one with the highest label-free score is kept (default: the estimator's, "
+        f"{defaults['n_init']})",
     )
     cluster.add_argument(
         "--hidden-layer-sizes",

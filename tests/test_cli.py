@@ -125,8 +125,18 @@ def test_unset_options_keep_the_estimators_defaults(monkeypatch, capsys):
     assert main(["cluster", "--device", "cpu", "--max-iter", "7", "--n-init", "2", "--hidden-layer-sizes"]) == 0
     assert _Recorder.kwargs["max_iter"] == 7 and _Recorder.kwargs["n_init"] == 2
     assert _Recorder.kwargs["hidden_layer_sizes"] == ()
+    assert main(["cluster", "--device", "cpu", "--n-init", "auto"]) == 0
+    assert _Recorder.kwargs["n_init"] == "auto"
     assert "min_updates" not in _Recorder.kwargs
     assert "K-means (n_init=10)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_bad_n_init_is_refused_naming_the_option(value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cluster", "--n-init", value])
+    assert exit_info.value.code == 2
+    assert f"argument --n-init: must be 'auto' or a positive integer; got '{value}'" in capsys.readouterr().err
 
 
 def test_missing_mnist_files_is_a_clear_error(tmp_path, capsys):
