@@ -84,18 +84,20 @@ print(f"highest seed agreement at K={best}; highest normalised score at "
       f"K={ks[int(np.argmax(normalised_score))]}; true K=10")
 
 # %%
-# The seed agreement peaks at the true 10 (0.76), but only just: 11 and 12
-# are within the spread over the three pairs of seeds (0.74 and 0.75; see
-# the error bars), while 8 and 9 are clearly lower (0.53, 0.69). Over the
-# wider range of :ref:`choosing-n-clusters` it separates too few clusters
-# (0.44-0.53 for K = 6 to 8) from enough (0.74-0.76 for 10 to 13), so it
-# narrows the candidates to a few rather than choosing one with
-# confidence. The normalised score stays at 0.96-0.98 for every K: with
-# its default ``mu`` IMSAT uses all the clusters it is given, evenly and
+# The seed agreement peaks at the true 10 (0.82, with the smallest spread
+# over the three pairs of seeds, 0.01), but 11 is close behind (0.79,
+# within its spread of 0.04; see the error bars); 12 and 8 are lower (0.73,
+# 0.68) and 9 lowest (0.59). Over the wider range of
+# :ref:`choosing-n-clusters` it stays below its peak on both sides (0.57
+# and 0.59 for K = 7 and 6, 0.65 and 0.68 for 13 and 14), so it narrows the
+# candidates to a few rather than choosing one with confidence. The
+# normalised score stays at 0.97-0.98 for every K here (0.96-0.98 from 6 to
+# 14), highest at 11, ahead of 10 by less than a thousandth: with its
+# default ``mu`` IMSAT uses all the clusters it is given, evenly and
 # confidently, so the score measures how well the objective was met, not
 # whether K matches the data.
 #
-# What the labels say: a cluster too many costs little accuracy here
-# (0.83 at K = 11 against 0.81 at 10, means over seeds 0-2), so when in
-# doubt, a slightly larger K followed by a look at the clusters is the
-# safer choice.
+# What the labels say: a cluster too many cost less accuracy than one too
+# few (0.79 at K = 11 and 0.76 at 9, against 0.87 at 10; 0.82 at 12 and
+# 0.73 at 8; means over seeds 0-2), so when in doubt, a slightly larger K
+# followed by a look at the clusters is the safer choice.
