@@ -16,8 +16,14 @@ accuracy, mean and standard deviation over the seeds, and the mean fit time
 al., 2017, Section 4), so only the ordering is comparable. The affine ranges
 are the documented defaults of RandomAffine.
 
+``--characters C --copies N`` builds a set closer to the paper's instead:
+C characters drawn at random (fixed seed), each of their drawings followed
+by N - 1 random affine distortions of it (RandomAffine's defaults, fixed
+generator), C clusters; the paper's set is C=100, N=20 (40,000 images).
+
     OMP_NUM_THREADS=1 python benchmarks/omniglot_augmentation.py --seeds 0 1 2
     python benchmarks/omniglot_augmentation.py --rows "VAT + affine" --lam 0.2
+    python benchmarks/omniglot_augmentation.py --characters 100 --copies 5 --max-iter 50
 """
 
 import argparse
@@ -25,6 +31,7 @@ import time
 import warnings
 
 import numpy as np
+import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from imsat_sklearn import IMSATClusterer, paper_params
@@ -40,6 +47,20 @@ def augmentations(image_size):
     return {"VAT": "vat", "RPT": "rpt", "affine": affine, "VAT + affine": ["vat", affine]}
 
 
+def with_copies(X, y, n_characters, n_copies, image_size):
+    """``n_characters`` random characters, each drawing followed by ``n_copies - 1`` distortions."""
+    if n_characters is not None:
+        keep = np.random.RandomState(0).choice(np.unique(y), n_characters, replace=False)
+        X, y = X[np.isin(y, keep)], np.unique(y[np.isin(y, keep)], return_inverse=True)[1]
+    if n_copies == 1:
+        return X, y
+    affine = RandomAffine((image_size, image_size))
+    generator = torch.Generator().manual_seed(0)
+    drawings = torch.from_numpy(X)
+    copies = [drawings] + [affine(drawings, generator) for _ in range(n_copies - 1)]
+    return torch.stack(copies, dim=1).reshape(-1, X.shape[1]).numpy(), np.repeat(y, n_copies)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -49,11 +70,14 @@ def main():
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--image-size", type=int, default=21)
+    parser.add_argument("--characters", type=int, default=None, help="a random subset of characters")
+    parser.add_argument("--copies", type=int, default=1, help="images per drawing: itself and N-1 distortions")
     args = parser.parse_args()
     # Each line below reports the empty clusters that the health warning would name.
     warnings.simplefilter("ignore", ConvergenceWarning)
 
     X, y = load_omniglot(args.data_home, image_size=args.image_size, return_X_y=True)
+    X, y = with_copies(X, y, args.characters, args.copies, args.image_size)
     n_clusters = len(np.unique(y))
     params = {**paper_params("clustering"), "max_iter": args.max_iter}
     if args.lam is not None:
