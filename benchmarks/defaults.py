@@ -101,7 +101,7 @@ def main():
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1")
     parser.add_argument(
         "--xi", type=lambda v: v if v == "auto" else float(v), default="auto",
-        help="IMSAT's xi ('auto', the default, or a number: the MNIST rows of the docs used 10)",
+        help="IMSAT's xi ('auto', the default, or a number: the docs' full-MNIST row used 10)",
     )
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--device", default="auto")

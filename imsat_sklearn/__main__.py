@@ -278,7 +278,7 @@ def build_parser(prog=None):
         "--n-init",
         type=_n_init,
         default=None,
-        metavar="N",
+        metavar="{N,auto}",
         help="IMSAT trainings from different initialisations, or auto (3 below 5,000 samples, "
         "else 1); the one with the highest label-free score is kept (default: the estimator's, "
         f"{defaults['n_init']})",

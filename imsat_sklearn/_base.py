@@ -69,7 +69,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
     def _health_problem(self, n_init):
         """What is wrong with the fitted assignments of the training data, as a sentence, or None.
 
-        ``n_init`` is the number of trainings the fit ran, which the advice names.
+        ``n_init`` is the number of trainings the fit set out to run, which the advice names.
         """
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -229,11 +229,13 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         if problem is not None:
             warnings.warn(f"{type(self).__name__}.{method}: {problem}", ConvergenceWarning)
 
-    def _n_init_now(self, n_init):
-        """The ``n_init`` parameter as the advice of a health warning quotes it."""
-        if isinstance(self.n_init, str):
-            return f"{self.n_init!r}, {n_init} training{'s' if n_init > 1 else ''} on this data"
-        return f"{self.n_init}"
+    def _n_init_advice(self, n_init):
+        """The health warnings' advice on ``n_init``, for a fit that set out to run ``n_init`` trainings."""
+        now = f"{self.n_init!r}, {n_init} training{'s' if n_init > 1 else ''} on this data"
+        now = now if isinstance(self.n_init, str) else f"{self.n_init}"
+        if n_init > 1:
+            return f"raise n_init (now {now})"
+        return f"train several networks with n_init > 1 (now {now})"
 
     def _print_epoch(self, epoch, loss, parts, changed, seconds):
         detail = "  ".join(f"{name}={value:.4f}" for name, value in parts.items())

@@ -240,8 +240,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
             )
         return (
             f"{what}. Lower learning_rate (now {self.learning_rate}), keep batch_size (now "
-            f"{self.batch_size}) well above n_bits, or train several networks with n_init > 1 "
-            f"(now {self._n_init_now(n_init)}); see the user guide, 'Troubleshooting'."
+            f"{self.batch_size}) well above n_bits, or {self._n_init_advice(n_init)}; see the "
+            "user guide, 'Troubleshooting'."
         )
 
     fit = documented(

@@ -134,10 +134,15 @@ def test_empty_clusters_warn_naming_the_parameters(X):
 
 @BOTH
 def test_the_advice_names_the_trainings_that_n_init_auto_ran(make, X):
-    with pytest.warns(ConvergenceWarning, match=r"n_init > 1 \(now 'auto', 3 trainings on this data\)"):
+    with pytest.warns(ConvergenceWarning, match=r"or raise n_init \(now 'auto', 3 trainings on this data\)"):
         make(learning_rate=1.0, max_iter=2, n_init="auto").fit(X)
-    with pytest.warns(ConvergenceWarning, match=r"n_init > 1 \(now 2\)"):
+    with pytest.warns(ConvergenceWarning, match=r"or raise n_init \(now 2\)"):
         make(learning_rate=1.0, max_iter=2, n_init=2).fit(X)
+    with pytest.warns(ConvergenceWarning, match=r"several networks with n_init > 1 \(now 1\)"):
+        make(learning_rate=1.0, max_iter=2, n_init=1).fit(X)
+    big = np.tile(X, (30, 1))
+    with pytest.warns(ConvergenceWarning, match=r"n_init > 1 \(now 'auto', 1 training on this data\)"):
+        make(learning_rate=1.0, max_iter=1, n_init="auto").fit(big)
 
 
 def _clusterer_with_sizes(sizes, prior=None):
