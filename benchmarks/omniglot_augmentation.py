@@ -50,8 +50,8 @@ def augmentations(image_size):
 def with_copies(X, y, n_characters, n_copies, image_size):
     """``n_characters`` random characters, each drawing followed by ``n_copies - 1`` distortions."""
     if n_characters is not None:
-        keep = np.random.RandomState(0).choice(np.unique(y), n_characters, replace=False)
-        X, y = X[np.isin(y, keep)], np.unique(y[np.isin(y, keep)], return_inverse=True)[1]
+        chosen = np.isin(y, np.random.RandomState(0).choice(np.unique(y), n_characters, replace=False))
+        X, y = X[chosen], np.unique(y[chosen], return_inverse=True)[1]
     if n_copies == 1:
         return X, y
     affine = RandomAffine((image_size, image_size))

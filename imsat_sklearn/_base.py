@@ -231,8 +231,10 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
 
     def _n_init_advice(self, n_init):
         """The health warnings' advice on ``n_init``, for a fit that set out to run ``n_init`` trainings."""
-        now = f"{self.n_init!r}, {n_init} training{'s' if n_init > 1 else ''} on this data"
-        now = now if isinstance(self.n_init, str) else f"{self.n_init}"
+        if isinstance(self.n_init, str):
+            now = f"{self.n_init!r}, {n_init} training{'s' if n_init > 1 else ''} on this data"
+        else:
+            now = str(self.n_init)
         if n_init > 1:
             return f"raise n_init (now {now})"
         return f"train several networks with n_init > 1 (now {now})"
