@@ -141,13 +141,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             setattr(self, name, value)
 
     def _best_of_n_init(self, plan, rng, comm):
-        """Train ``plan.n_init`` networks; keep the one with the highest training-set information.
-
-        The information estimate (``score``) on the whole training set, in
-        eval mode, is label-free and deterministic, unlike the last epoch's
-        minibatch loss, whose SAT part grows as a network sharpens.
-        """
-        best = None
+        """Train ``plan.n_init`` networks and keep one (see :meth:`_pick`)."""
+        trained = []
         for init in range(plan.n_init):
             if self.verbose:
                 print(f"{type(self).__name__}: initialisation {init + 1}/{plan.n_init}", flush=True)
@@ -156,22 +151,40 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             if plan.n_init == 1:
                 # Nothing to compare: skip a forward pass over all of X.
                 return network, result
-            outputs = batched_outputs(network, plan.objective.output, plan.X, plan.device)
-            value = _information(plan.objective, outputs) if result.loss_curve else -np.inf
-            if best is None or value > best[0]:
-                best = (value, network, result)
+            if result.loss_curve:
+                outputs = batched_outputs(network, plan.objective.output, plan.X, plan.device)
+                trained.append((network, result, outputs))
             if result.stop_reason == "interrupted":
-                if best[2] is not result:
-                    # The kept network finished normally: without this, the
-                    # interrupt would leave no trace.
-                    warnings.warn(
-                        f"{type(self).__name__}.fit was interrupted during initialisation "
-                        f"{init + 1}/{plan.n_init}; keeping the best of the {init} completed "
-                        "one(s).",
-                        UserWarning,
-                    )
                 break
-        return best[1], best[2]
+        if not trained:
+            # Interrupted before its first epoch: _check_result re-raises.
+            return network, result
+        network, kept, _ = trained[self._pick(plan.objective, [t[2] for t in trained])]
+        if result.stop_reason == "interrupted" and kept is not result:
+            # The kept network finished normally: without this, the interrupt would leave no trace.
+            warnings.warn(
+                f"{type(self).__name__}.fit was interrupted during initialisation "
+                f"{init + 1}/{plan.n_init}; keeping the best of the {init} completed one(s).",
+                UserWarning,
+            )
+        return network, kept
+
+    def _pick(self, objective, outputs):
+        """Index of the training to keep, from each one's ``outputs`` on the training set.
+
+        The highest information estimate (``score``; label-free and
+        deterministic, unlike the last epoch's minibatch loss) decides,
+        unless :meth:`_agreement` ranks the trainings first.
+        """
+        information = [_information(objective, probs) for probs in outputs]
+        agreement = self._agreement(outputs) if len(outputs) >= _MIN_TRAININGS_TO_AGREE else None
+        if agreement is None:
+            return int(np.argmax(information))
+        return max(range(len(outputs)), key=lambda i: (agreement[i], information[i]))
+
+    def _agreement(self, outputs):
+        """Per training, how much its assignments agree with the other trainings', or None."""
+        return None
 
     def _train_once(self, plan, network, rng, comm, adam_state=None):
         """One training run of ``plan`` from ``network``; its seed comes from ``rng``."""
@@ -316,6 +329,10 @@ def _load_network(payload, name):
     network = empty_network(**payload["architecture"])
     network.load_state_dict(payload["tensors"])
     return network.eval()
+
+
+# With two trainings agreement is symmetric and cannot choose.
+_MIN_TRAININGS_TO_AGREE = 3
 
 
 def _information(objective, probs):

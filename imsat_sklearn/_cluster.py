@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from scipy.stats import entropy
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin
+from sklearn.metrics import adjusted_rand_score
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseIMSAT
@@ -109,15 +110,19 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         always runs ``max_iter`` epochs (the paper's fixed schedule).
     ${n_iter_no_change_to_device}
     n_init : int or "auto", default="auto"
-        Number of trainings (>= 1) from different random initialisations;
-        the one with the highest mutual information estimate (``score``) on
-        the training data is kept (no labels), as KMeans keeps its lowest
-        inertia. Cost grows linearly. "auto" trains 3 networks on fewer than
-        5,000 samples, where one training costs seconds, and 1 from there.
-        On the digits the best of 3 lifts the mean ACC from 0.866 (one
-        training, 40 seeds) to 0.875 (20 seeds) and drops most poor
-        trainings (seeds below 0.82: 5 of 40, against 1 of 20); on a
-        10,000-image MNIST subset the estimate did not rank the trainings.
+        Number of trainings (>= 1) from different random initialisations.
+        From 3 trainings on, the one whose training-set clusters agree most
+        with the others' (highest mean adjusted Rand index) is kept, ties
+        going to the highest mutual information estimate (``score``); with
+        2, the highest estimate. No labels are used. Cost grows linearly.
+        "auto" trains 5 networks on fewer than 5,000 samples, where one
+        training costs seconds, and 1 from there. A poor training merges or
+        splits clusters that the others do not, which agreement sees and
+        the estimate often does not: on the digits (draws from 40 single
+        trainings, one thread) the kept one reaches a mean ACC of 0.897
+        with agreement against 0.888 with the estimate (one training:
+        0.864), and falls below 0.82 in 0.3% of fits against 2.2% (one
+        training: 14%).
     ${warm_start_random_state_verbose}
 
     Attributes
@@ -256,6 +261,16 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         labels = probs.argmax(axis=1).astype(np.int64)
         sizes = np.bincount(labels, minlength=self.n_clusters).astype(np.int64)
         return {"labels_": labels, "cluster_sizes_": sizes}
+
+    def _agreement(self, outputs):
+        # The training that agrees most with the others is kept: on the
+        # digits the information estimate ranks trainings poorly, while a poor
+        # training merges or splits clusters that the others do not.
+        labels = [probs.argmax(axis=1) for probs in outputs]
+        return [
+            np.mean([adjusted_rand_score(mine, theirs) for j, theirs in enumerate(labels) if j != i])
+            for i, mine in enumerate(labels)
+        ]
 
     def _small_batch_problem(self, batch_size):
         if batch_size >= self.n_clusters:

@@ -96,7 +96,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         Number of trainings (>= 1) from different random initialisations;
         the one with the highest information estimate (``score``) on the
         training data is kept (no labels). Cost grows linearly. "auto"
-        trains 3 networks on fewer than 5,000 samples and 1 from there, as
+        trains 5 networks on fewer than 5,000 samples and 1 from there, as
         for :class:`IMSATClusterer`. The default stays 1 for hashing: its
         stability over seeds has not been measured.
     ${warm_start_random_state_verbose}

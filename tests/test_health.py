@@ -134,7 +134,7 @@ def test_empty_clusters_warn_naming_the_parameters(X):
 
 @BOTH
 def test_the_advice_names_the_trainings_that_n_init_auto_ran(make, X):
-    with pytest.warns(ConvergenceWarning, match=r"or raise n_init \(now 'auto', 3 trainings on this data\)"):
+    with pytest.warns(ConvergenceWarning, match=r"or raise n_init \(now 'auto', 5 trainings on this data\)"):
         make(learning_rate=1.0, max_iter=2, n_init="auto").fit(X)
     with pytest.warns(ConvergenceWarning, match=r"or raise n_init \(now 2\)"):
         make(learning_rate=1.0, max_iter=2, n_init=2).fit(X)

@@ -11,8 +11,10 @@ import pytest
 import torch
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.metrics import adjusted_rand_score
 
 from imsat_sklearn import IMSATClusterer, IMSATHasher, paper_params
+from imsat_sklearn._base import _information
 from imsat_sklearn._torch import objectives
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=2, tol=None, batch_size=50, n_init=1, random_state=0)
@@ -255,14 +257,48 @@ def test_x_is_never_modified(make, X, dtype):
 # ---- stability, warm start, interruption ---------------------------------------------
 
 
-def test_n_init_keeps_the_run_with_the_highest_training_score(X):
+def _singles(make, X, n):
+    # The trainings that n_init=n runs with random_state=3, fitted one by one.
     shared = np.random.RandomState(3)
-    singles = [clusterer(random_state=shared, n_init=1).fit(X) for _ in range(3)]
-    multi = clusterer(random_state=3, n_init=3).fit(X)
-    best = max(singles, key=lambda model: model.score(X))
-    assert multi.loss_curve_ == best.loss_curve_
-    np.testing.assert_array_equal(multi.labels_, best.labels_)
-    assert multi.score(X) == max(model.score(X) for model in singles)
+    return [make(random_state=shared, n_init=1).fit(X) for _ in range(n)]
+
+
+def _assert_same_model(a, b, X):
+    assert a.loss_curve_ == b.loss_curve_
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_n_init_keeps_the_training_that_agrees_most_with_the_others(X):
+    singles = _singles(clusterer, X, 5)
+    multi = clusterer(random_state=3, n_init=5).fit(X)
+    agreement = [
+        np.mean([adjusted_rand_score(a.labels_, b.labels_) for b in singles if b is not a]) for a in singles
+    ]
+    kept = max(range(5), key=lambda i: (agreement[i], singles[i].score(X)))
+    # Here the training with the highest score is the one that disagrees.
+    assert kept != max(range(5), key=lambda i: singles[i].score(X))
+    _assert_same_model(multi, singles[kept], X)
+
+
+@pytest.mark.parametrize("make, n_init", [(clusterer, 2), (hasher, 3)], ids=["clusterer-2", "hasher-3"])
+def test_n_init_keeps_the_highest_training_score_without_agreement(make, X, n_init):
+    # Two trainings agree with each other equally; hash codes are not ranked by agreement.
+    singles = _singles(make, X, n_init)
+    multi = make(random_state=3, n_init=n_init).fit(X)
+    _assert_same_model(multi, max(singles, key=lambda model: model.score(X)), X)
+
+
+def test_agreement_outranks_the_information_estimate():
+    # Trainings 0 and 1 find the same two clusters; training 2 splits them
+    # otherwise, with more confident outputs (the highest information estimate).
+    halves = np.repeat([[0.9, 0.1], [0.1, 0.9]], 50, axis=0)
+    other = np.tile([[1.0, 0.0], [0.0, 1.0]], (50, 1))
+    model = clusterer(n_clusters=2)
+    objective = model._build_objective("cpu")
+    outputs = [halves, halves[:, ::-1].copy(), other]
+    assert max(range(3), key=lambda i: _information(objective, outputs[i])) == 2
+    assert model._pick(objective, outputs) == 0
+    assert IMSATHasher(n_bits=2)._pick(objective, outputs) == 2
 
 
 def test_n_init_is_deterministic(X):
