@@ -41,7 +41,7 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import normalized_mutual_info_score
 
 from imsat_sklearn import IMSATClusterer, datasets, paper_params
-from imsat_sklearn.augment import RandomAffine
+from imsat_sklearn.augment import Compose, RandomAffine
 from imsat_sklearn.metrics import clustering_accuracy
 
 # Published ACC % (Hu et al. 2017, Table 2) where confirmed; the Omniglot
@@ -124,7 +124,7 @@ def make_model(method, n_clusters, seed, image_shape, n_samples):
     elif method == "imsat-vat-affine":
         if image_shape is None:
             raise ValueError("imsat-vat-affine needs an image data set.")
-        kwargs["augmentation"] = ["vat", RandomAffine(image_shape)]
+        kwargs["augmentation"] = Compose([RandomAffine(image_shape), "vat"])
     params = {**paper_params("clustering"), **kwargs}
     updates_per_epoch = max(1, n_samples // params["batch_size"])
     # Whole multiples of the paper's 50 epochs: the same updates, in the same
@@ -138,7 +138,7 @@ METHODS = {
     "linear-imsat-vat": "Linear IMSAT (VAT)",
     "imsat-rpt": "IMSAT (RPT)",
     "imsat-vat": "IMSAT (VAT)",
-    "imsat-vat-affine": "IMSAT (VAT + affine)",
+    "imsat-vat-affine": "IMSAT (VAT & affine)",
 }
 
 
@@ -299,8 +299,8 @@ def build_parser():
         metavar="METHOD",
         help=f"methods to fit, one or more of: {', '.join(METHODS)}; kmeans is scikit-learn's "
         "KMeans (n_init=10), the others are IMSATClusterer with a linear network and VAT, with RPT "
-        "(random perturbations), with VAT, or with VAT plus random affine distortions (image data "
-        f"sets only) (default: {' '.join(default_methods)})",
+        "(random perturbations), with VAT, or with VAT at random affine distortions of the images "
+        f"(Compose([RandomAffine, 'vat']); image data sets only) (default: {' '.join(default_methods)})",
     )
     parser.add_argument(
         "--seeds",

@@ -73,7 +73,10 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         ``torch.Generator``; its penalty is KL(p(y|x) || p(y|T(x))) with
         p(y|x) fixed. See :mod:`imsat_sklearn.augment`, e.g.
         ``RandomAffine`` for images. A list of these sums their penalties,
-        e.g. ``['vat', RandomAffine((21, 21))]``. Callables must be
+        e.g. ``['vat', RandomAffine((21, 21))]``; ``Compose([RandomAffine(
+        (21, 21)), 'vat'])`` is one penalty, VAT at the distorted point
+        (on Omniglot far better than the sum; see
+        :class:`~imsat_sklearn.augment.Compose`). Callables must be
         picklable and deep-copyable for pickling and ``clone``: use class
         instances, not lambdas.
     ${xi_auto}
@@ -339,6 +342,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             ``batch_size=1``; if ``prior`` does not have shape
             (n_clusters,), holds a value <= 0 or does not sum to 1; if
             ``augmentation`` is an empty list or holds an unknown string, or
+            a ``Compose`` is empty or puts 'vat' or 'rpt' before its end, or
             a callable returns a batch of the wrong shape or device or with
             NaN or infinite values (each callable is tried once on a
             minibatch before training); if ``device`` names an unavailable

@@ -130,8 +130,8 @@ to ``loss_curve_`` and ``loss_parts_`` and one to ``n_iter_``.""",
 ``warm_start`` do not apply; ``fit`` starts over.""",
     "fit_type_error": """\
 TypeError
-    If an ``augmentation`` entry is neither 'vat', 'rpt' nor a
-    callable instance, or a callable cannot be called as
+    If an ``augmentation`` entry (or a ``Compose`` step) is neither
+    'vat', 'rpt' nor a callable instance, or a callable cannot be called as
     ``T(x, generator)`` or returns something other than a tensor of
     the input's dtype; if X is a torch tensor (or an array of
     another array API namespace) while

@@ -64,9 +64,11 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         dtype and device, drawing its randomness from the given
         ``torch.Generator``; its penalty is the Bernoulli KL between the
         bits on x (fixed) and on T(x), summed over bits. See
-        :mod:`imsat_sklearn.augment`. A list of these sums their penalties.
-        Callables must be picklable and deep-copyable for pickling and
-        ``clone``: use class instances, not lambdas.
+        :mod:`imsat_sklearn.augment`. A list of these sums their penalties;
+        :class:`~imsat_sklearn.augment.Compose` chains transforms, ending
+        in 'vat' or 'rpt' at the transformed point. Callables must be
+        picklable and deep-copyable for pickling and ``clone``: use class
+        instances, not lambdas.
     ${xi_fixed}
     ${eps}
     n_neighbors : int, default=10

@@ -11,8 +11,8 @@ from sklearn.datasets import make_blobs
 
 from imsat_sklearn import IMSATClusterer
 from imsat_sklearn._torch.objectives import ClusteringObjective
-from imsat_sklearn._torch.sat import RPT, VAT, TransformPenalty, build_augmentations
-from imsat_sklearn.augment import GaussianNoise, RandomAffine
+from imsat_sklearn._torch.sat import RPT, VAT, ComposedPenalty, TransformPenalty, build_augmentations
+from imsat_sklearn.augment import Compose, GaussianNoise, RandomAffine
 from imsat_sklearn.metrics import clustering_accuracy
 
 FAST = dict(hidden_layer_sizes=(32,), max_iter=35, tol=None, batch_size=50, n_init=1)
@@ -112,6 +112,96 @@ def test_callable_with_wrong_output_is_a_clear_error(blobs, transform, error, me
     with pytest.raises(error, match="augmentation <function") as info:
         IMSATClusterer(n_clusters=3, augmentation=transform, **FAST).fit(blobs[0])
     assert info.match(message)
+
+
+class _Shift:
+    """A transform adding a constant, to follow where each step acts."""
+
+    def __init__(self, by):
+        self.by = by
+
+    def __call__(self, X, generator):
+        return X + self.by
+
+
+def test_compose_ending_in_vat_perturbs_the_transformed_point_against_the_clean_output():
+    x = torch.randn(8, 5, generator=_generator(0))
+    target = torch.randn(8, 3, generator=_generator(1))
+    radius = torch.full((8,), 0.5)
+    seen = []
+
+    def forward(z):
+        seen.append(z.detach())
+        return z[:, :3]
+
+    def divergence(clean, logits):
+        assert clean is target
+        return ((logits - clean) ** 2).sum()
+
+    (penalty,) = build_augmentations(Compose([_Shift(1.0), _Shift(2.0), "vat"]), xi=0.1)
+    assert isinstance(penalty, ComposedPenalty) and isinstance(penalty.final, VAT)
+    penalty(forward, x, target, radius, divergence, _generator(2))
+    # The power iteration probes around T(x) = x + 3, and the last pass is T(x) + r_adv, |r_adv| = radius.
+    probe, end = seen
+    torch.testing.assert_close((probe - (x + 3)).norm(dim=1), torch.full((8,), 0.1))
+    torch.testing.assert_close((end - (x + 3)).norm(dim=1), radius)
+
+
+def test_compose_of_transforms_is_their_chain_and_one_penalty():
+    x = torch.randn(6, 4, generator=_generator(0))
+    chain = Compose([GaussianNoise(0.5), _Shift(1.0)])
+    torch.testing.assert_close(chain(x, _generator(1)), GaussianNoise(0.5)(x, _generator(1)) + 1.0)
+    network = torch.nn.Linear(4, 3)
+    objective = ClusteringObjective(mu=4.0)
+    target = network(x).detach()
+    composed = build_augmentations(chain, xi=1.0)[0](network, x, target, None, objective.sat_divergence, _generator(1))
+    single = TransformPenalty(chain)(network, x, target, None, objective.sat_divergence, _generator(1))
+    torch.testing.assert_close(composed, single)
+    # A nested Compose counts by its steps.
+    nested = Compose([Compose([_Shift(1.0)]), Compose([_Shift(2.0), "rpt"])]).split()
+    assert [t.by for t in nested[0]] == [1.0, 2.0] and nested[1] == "rpt"
+
+
+@pytest.mark.parametrize(
+    "steps, error, message",
+    [
+        ([], ValueError, "Compose: steps is empty"),
+        ("vat", TypeError, "Compose: steps must be a list, got str"),
+        (["vat", GaussianNoise(0.1)], ValueError, "Compose: 'vat' must be the last step"),
+        ([GaussianNoise(0.1), "adversarial"], ValueError, "Compose: unknown step 'adversarial'"),
+        ([GaussianNoise, "vat"], TypeError, "Compose: a step is the class GaussianNoise; pass an instance"),
+        ([3, "vat"], TypeError, "Compose: steps must be callables"),
+        ([Compose(["rpt"]), "vat"], ValueError, "Compose: 'rpt' must be the last step"),
+    ],
+)
+def test_invalid_compose_steps_are_clear_errors_at_fit(blobs, steps, error, message):
+    with pytest.raises(error, match=message):
+        IMSATClusterer(n_clusters=3, augmentation=Compose(steps), **FAST).fit(blobs[0])
+
+
+def test_compose_ending_in_vat_is_not_a_transform():
+    with pytest.raises(TypeError, match=r"ends in 'vat', which needs the network"):
+        Compose([GaussianNoise(0.1), "vat"])(torch.zeros(2, 2), _generator(0))
+
+
+def test_a_broken_transform_inside_compose_fails_before_training(blobs):
+    with pytest.raises(ValueError, match=r"augmentation <function .*returned shape \(50, 1\)"):
+        IMSATClusterer(n_clusters=3, augmentation=Compose([lambda X, g: X[:, :1], "vat"]), **FAST).fit(blobs[0])
+
+
+def test_compose_fits_deterministically_and_differs_from_the_sum(blobs):
+    X, y = blobs
+    params = dict(n_clusters=3, augmentation=Compose([GaussianNoise(0.1), "vat"]), random_state=3, **FAST)
+    a = IMSATClusterer(**params).fit(X)
+    b = IMSATClusterer(**params).fit(X)
+    assert a.loss_curve_ == b.loss_curve_
+    assert clustering_accuracy(y, a.labels_) >= 0.99
+    summed = IMSATClusterer(**{**params, "augmentation": ["vat", GaussianNoise(0.1)]}).fit(X)
+    assert a.loss_curve_ != summed.loss_curve_
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.predict(X), a.labels_)
+    assert clone(a).augmentation == a.augmentation
+    assert a.get_params()["augmentation__steps"][1] == "vat"
 
 
 # --------------------------------------------------------------------------

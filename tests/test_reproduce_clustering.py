@@ -15,7 +15,7 @@ import pytest
 from sklearn.cluster import KMeans
 
 from imsat_sklearn import IMSATClusterer, paper_params
-from imsat_sklearn.augment import RandomAffine
+from imsat_sklearn.augment import Compose, RandomAffine
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "reproduce_clustering.py"
 
@@ -59,8 +59,10 @@ def test_make_model_methods(reproduce):
     assert isinstance(reproduce.make_model("kmeans", 4, 0, None, 100), KMeans)
     assert reproduce.make_model("linear-imsat-vat", 4, 0, None, 100).hidden_layer_sizes == ()
     assert reproduce.make_model("imsat-rpt", 4, 0, None, 100).augmentation == "rpt"
-    vat, affine = reproduce.make_model("imsat-vat-affine", 4, 0, (16, 16), 100).augmentation
-    assert vat == "vat" and isinstance(affine, RandomAffine)
+    augmentation = reproduce.make_model("imsat-vat-affine", 4, 0, (16, 16), 100).augmentation
+    assert isinstance(augmentation, Compose)
+    (affine,), perturbation = augmentation.split()
+    assert perturbation == "vat" and affine == RandomAffine((16, 16))
     with pytest.raises(ValueError, match="image data set"):
         reproduce.make_model("imsat-vat-affine", 4, 0, None, 100)
 

@@ -6,8 +6,10 @@ returns the SAT penalty R_SAT on the batch:
 the divergence between the (detached) outputs on ``x`` and the outputs on the
 augmented batch. ``forward`` must not update BatchNorm running statistics.
 Besides the perturbations VAT and RPT, any data transform T(x, generator)
-gives a penalty through ``TransformPenalty``; ``build_augmentations`` turns the
-estimators' ``augmentation`` parameter into the list of penalties to sum.
+gives a penalty through ``TransformPenalty``, and a chain of transforms ending
+in VAT or RPT at the transformed point one through ``ComposedPenalty``;
+``build_augmentations`` turns the estimators' ``augmentation`` parameter into
+the list of penalties to sum.
 
 ``try_transforms`` calls every transform once on a minibatch before training,
 so that a broken one fails with a clear error instead of in the first update.
@@ -19,6 +21,8 @@ import inspect
 
 import torch
 from torch.nn import functional as F
+
+from ..augment import Compose
 
 
 def unit_rows(d):
@@ -103,7 +107,7 @@ class TransformPenalty:
         return divergence(target_logits, forward(augmented))
 
     def try_on(self, x, generator):
-        """Call the transform once on ``x``; raise what is wrong with its call or its output."""
+        """Call the transform once on ``x``; its output, or what is wrong with its call or output."""
         try:
             with torch.no_grad():
                 augmented = self.transform(x, generator)
@@ -122,6 +126,45 @@ class TransformPenalty:
                 f"augmentation {self.transform!r} returned NaN or infinite values on "
                 f"{len(x)} finite rows of X; it must return finite values."
             )
+        return augmented
+
+
+class ComposedPenalty:
+    """SAT at a transformed point: ``T_n(...T_1(x))``, then VAT or RPT there, or nothing.
+
+    One penalty: the divergence between the (detached) outputs on ``x`` and
+    the outputs on the end point. The perturbation (``final``, a
+    :class:`VAT` or :class:`RPT`) starts from the transformed batch with
+    the radius of ``x``; ``final=None`` compares with the transformed
+    batch itself. Transforms draw as in :class:`TransformPenalty`.
+    """
+
+    def __init__(self, transforms, final):
+        self.transforms = [TransformPenalty(transform) for transform in transforms]
+        self.final = final
+
+    def __call__(
+        self, forward, x, target_logits, radius, divergence, generator, *,
+        directions=random_direction, transform_generator=None,
+    ):
+        draws = generator if transform_generator is None else transform_generator
+        with torch.no_grad():
+            for step in self.transforms:
+                augmented = step.transform(x, draws)
+                _check_transformed(step.transform, x, augmented)
+                x = augmented
+        if self.final is None:
+            return divergence(target_logits, forward(x))
+        return self.final(
+            forward, x, target_logits, radius, divergence, generator,
+            directions=directions, transform_generator=transform_generator,
+        )
+
+    def try_on(self, x, generator):
+        """Call every transform once, in order; the last output, or what is wrong."""
+        for step in self.transforms:
+            x = step.try_on(x, generator)
+        return x
 
 
 def _accepts_two_arguments(transform):
@@ -155,7 +198,7 @@ def try_transforms(augmentations, rows, n_rows):
     from a fit's generators, and the rows are not read when no augmentation
     is a transform.
     """
-    transforms = [aug for aug in augmentations if isinstance(aug, TransformPenalty)]
+    transforms = [aug for aug in augmentations if isinstance(aug, (TransformPenalty, ComposedPenalty))]
     if not transforms:
         return
     x = rows.rows(torch.arange(n_rows, device=rows.device))
@@ -186,7 +229,8 @@ def build_augmentations(spec, xi):
     """Turn the ``augmentation`` parameter into the list of SAT penalties to sum.
 
     ``spec`` is 'vat' (VAT with step ``xi``), 'rpt', a transform callable
-    ``T(x, generator)``, or a non-empty list of these.
+    ``T(x, generator)``, a :class:`~imsat_sklearn.augment.Compose`, or a
+    non-empty list of these.
     """
     items = spec if isinstance(spec, list) else [spec]
     if not items:
@@ -203,6 +247,9 @@ def _penalty(item, xi):
         raise ValueError(
             f"augmentation has an unknown entry {item!r}; the strings allowed are 'vat' and 'rpt'."
         )
+    if isinstance(item, Compose):
+        transforms, perturbation = item.split()
+        return ComposedPenalty(transforms, None if perturbation is None else _penalty(perturbation, xi))
     if isinstance(item, type):
         raise TypeError(
             f"augmentation has the class {item.__name__}; pass an instance, e.g. {item.__name__}(...)."
