@@ -2,8 +2,8 @@
 
 For each K, fits ``IMSATClusterer(n_clusters=K, n_init=1, random_state=s)``
 (the defaults but one training per seed: agreement reads the spread
-between trainings, which the best-of-3 of ``n_init="auto"`` would partly
-hide, at a third of the cost) for every seed s and K-means (``n_init=10``) for the same seeds,
+between trainings, which ``n_init="auto"``, keeping the one of 5 trainings
+that agrees most with the others, would partly hide, at a fifth of the cost) for every seed s and K-means (``n_init=10``) for the same seeds,
 then prints, per K:
 
 * IMSAT seed agreement: mean (std) adjusted Rand index over all pairs of seeds;

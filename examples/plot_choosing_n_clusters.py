@@ -17,8 +17,9 @@ known, so we can see whether they find it:
 
 Both are measured with the defaults but one training per seed,
 ``IMSATClusterer(n_clusters=K, n_init=1, random_state=s)`` (agreement
-reads the spread between trainings, which the best-of-3 of the default
-``n_init="auto"`` would partly hide), for :math:`K` from 8 to 12 and
+reads the spread between trainings, which the default ``n_init="auto"``,
+keeping the one of 5 trainings that agrees most with the others, would
+partly hide), for :math:`K` from 8 to 12 and
 seeds 0, 1 and 2: 15 fits, under a minute of CPU time on one thread,
 which is why the range is narrow here; ``benchmarks/n_clusters.py`` runs the range 6 to 14 of
 :ref:`choosing-n-clusters`, whose rows 8 to 12 are the figures below.
