@@ -2,11 +2,12 @@
 
 For each random_state s, K single-run fits share one ``RandomState(s)``
 instance. They then draw exactly the seeds that the K runs of
-``IMSATClusterer(n_init=K, random_state=s)`` draw, in order, so the n_init=k
-result is the run with the lowest final training loss among the first k
-(the estimator's rule, no labels). The run's training-set score (mutual
-information) is recorded too, so the two label-free selection rules, lowest
-final loss and highest score, can be compared. Prints ACC mean (std) per k.
+``IMSATClusterer(n_init=K, random_state=s)`` draw, in order, and two
+label-free rules of earlier versions pick among the first k: the lowest
+final training loss and the highest training-set score (mutual
+information). Prints ACC mean (std) per k. The estimator's current rule
+(agreement between trainings) is compared with the score by
+``benchmarks/n_init_selection.py``.
 
     python benchmarks/stability.py --dataset digits mnist10k --seeds 0 1 2 3 4 --n-init 3
 """

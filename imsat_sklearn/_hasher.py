@@ -270,7 +270,9 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         ValueError
             If X is empty, not 2-D, holds NaN or inf, or has fewer than 2
             samples; if a parameter is out of range (e.g. ``n_bits < 1``) or
-            ``batch_size=1``; if a callable ``augmentation`` returns a batch of
+            ``batch_size=1``; if ``augmentation`` is an empty list or holds an
+            unknown string, or a ``Compose`` is empty or puts 'vat' or 'rpt'
+            before its end; if a callable ``augmentation`` returns a batch of
             the wrong shape or device or with NaN or infinite values (each
             callable is tried once on a minibatch before training); if
             ``device`` names an unavailable device; if training diverges in

@@ -350,8 +350,8 @@ class Compose(BaseAugmentation):
 
     Parameters
     ----------
-    steps : list
-        Non-empty list of transforms (callables ``T(X, generator)``, e.g.
+    steps : list or tuple
+        Non-empty sequence of transforms (callables ``T(X, generator)``, e.g.
         :class:`RandomAffine`), applied in order. The last step may instead
         be 'vat' or 'rpt'; neither may appear elsewhere. Randomness of the
         transforms comes from the estimator's generator, so ``random_state``
@@ -434,7 +434,7 @@ class Compose(BaseAugmentation):
         """
         steps = self.steps
         if not isinstance(steps, (list, tuple)):
-            raise TypeError(f"Compose: steps must be a list, got {type(steps).__name__}.")
+            raise TypeError(f"Compose: steps must be a list or tuple, got {type(steps).__name__}.")
         if not steps:
             raise ValueError("Compose: steps is empty; give at least one transform.")
         flat = []

@@ -212,6 +212,16 @@ class _OnCall:
         return X
 
 
+def test_an_interrupted_training_is_not_kept_when_others_finished(X):
+    # Call 1 is make_plan's trial, then 4 minibatches an epoch, 2 epochs a
+    # training: call 22 is in the second epoch of the third training, which
+    # has one completed epoch to offer against the two finished trainings.
+    model = clusterer(n_init=4, augmentation=_OnCall(22))
+    with pytest.warns(UserWarning, match=r"interrupted during initialisation 3/4; keeping the best of the 2 completed"):
+        model.fit(X)
+    assert model.n_iter_ == 2
+
+
 def test_interrupt_during_a_later_init_warns_and_keeps_the_completed_one(X):
     # Call 1 is make_plan's trial; 4 minibatches an epoch, 2 epochs a training:
     # call 10 is the first minibatch of the second training.

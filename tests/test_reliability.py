@@ -269,14 +269,15 @@ def _assert_same_model(a, b, X):
 
 
 def test_n_init_keeps_the_training_that_agrees_most_with_the_others(X):
-    singles = _singles(clusterer, X, 5)
-    multi = clusterer(random_state=3, n_init=5).fit(X)
+    # Trained long enough to be past the uniform start, so that every training votes.
+    singles = _singles(lambda **p: clusterer(max_iter=40, **p), X, 5)
+    multi = clusterer(max_iter=40, random_state=3, n_init=5).fit(X)
+    scores = [model.score(X) for model in singles]
+    assert min(scores) >= 0.5 * max(scores)
     agreement = [
         np.mean([adjusted_rand_score(a.labels_, b.labels_) for b in singles if b is not a]) for a in singles
     ]
-    kept = max(range(5), key=lambda i: (agreement[i], singles[i].score(X)))
-    # Here the training with the highest score is the one that disagrees.
-    assert kept != max(range(5), key=lambda i: singles[i].score(X))
+    kept = max(range(5), key=lambda i: (agreement[i], scores[i]))
     _assert_same_model(multi, singles[kept], X)
 
 
@@ -295,10 +296,26 @@ def test_agreement_outranks_the_information_estimate():
     other = np.tile([[1.0, 0.0], [0.0, 1.0]], (50, 1))
     model = clusterer(n_clusters=2)
     objective = model._build_objective("cpu")
-    outputs = [halves, halves[:, ::-1].copy(), other]
+    # Training 1 is training 0 relabelled and sharper: agreement ties, the estimate breaks the tie.
+    sharper = np.repeat([[0.05, 0.95], [0.95, 0.05]], 50, axis=0)
+    outputs = [halves, sharper, other]
     assert max(range(3), key=lambda i: _information(objective, outputs[i])) == 2
-    assert model._pick(objective, outputs) == 0
+    assert model._pick(objective, outputs) == 1
     assert IMSATHasher(n_bits=2)._pick(objective, outputs) == 2
+
+
+def test_collapsed_trainings_neither_vote_nor_are_kept():
+    # Three trainings put every sample in one cluster (they agree perfectly
+    # with each other); two found the two halves, with some disagreement.
+    halves = np.repeat([[0.9, 0.1], [0.1, 0.9]], 50, axis=0)
+    shifted = np.roll(halves, 10, axis=0)
+    collapsed = np.tile([[0.99, 0.01]], (100, 1))
+    model = clusterer(n_clusters=2)
+    objective = model._build_objective("cpu")
+    outputs = [collapsed, halves, collapsed.copy(), shifted, collapsed.copy()]
+    assert model._pick(objective, outputs) == 1
+    # With three healthy trainings among them, agreement picks among those three.
+    assert model._pick(objective, outputs + [halves.copy()]) in (1, 5)
 
 
 def test_n_init_is_deterministic(X):
