@@ -100,11 +100,15 @@ class TransformPenalty:
         directions=random_direction, transform_generator=None,
     ):
         draws = generator if transform_generator is None else transform_generator
+        return divergence(target_logits, forward(self.apply(x, draws)))
+
+    def apply(self, x, generator):
+        """T(x), checked to be a tensor like ``x``."""
         # T(x) is data: no gradient may flow into the transform.
         with torch.no_grad():
-            augmented = self.transform(x, draws)
+            augmented = self.transform(x, generator)
         _check_transformed(self.transform, x, augmented)
-        return divergence(target_logits, forward(augmented))
+        return augmented
 
     def try_on(self, x, generator):
         """Call the transform once on ``x``; its output, or what is wrong with its call or output."""
@@ -148,11 +152,8 @@ class ComposedPenalty:
         directions=random_direction, transform_generator=None,
     ):
         draws = generator if transform_generator is None else transform_generator
-        with torch.no_grad():
-            for step in self.transforms:
-                augmented = step.transform(x, draws)
-                _check_transformed(step.transform, x, augmented)
-                x = augmented
+        for step in self.transforms:
+            x = step.apply(x, draws)
         if self.final is None:
             return divergence(target_logits, forward(x))
         return self.final(
