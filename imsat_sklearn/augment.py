@@ -339,7 +339,7 @@ class Compose(BaseAugmentation):
     On Omniglot (paper settings, 150 epochs, seeds 0-2),
     ``Compose([RandomAffine((21, 21)), 'vat'])`` reached a mean clustering
     accuracy of 61.4 %, against 50.7 % for the affine distortion alone,
-    18.5 % for VAT alone and 25.6 % for the list ``['vat',
+    18.8 % for VAT alone and 25.6 % for the list ``['vat',
     RandomAffine((21, 21))]``: summed penalties let characters merge. This
     is the ordering of the paper's "IMSAT (VAT & affine)" row, whose
     combination the paper does not spell out. It is not best everywhere:
