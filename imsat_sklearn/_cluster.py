@@ -1,5 +1,6 @@
 """IMSATClusterer: clustering by Information Maximizing Self-Augmented Training."""
 
+import itertools
 import numbers
 
 import numpy as np
@@ -270,10 +271,11 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         # digits the information estimate ranks trainings poorly, while a poor
         # training merges or splits clusters that the others do not.
         labels = [probs.argmax(axis=1) for probs in outputs]
-        return [
-            np.mean([adjusted_rand_score(mine, theirs) for j, theirs in enumerate(labels) if j != i])
-            for i, mine in enumerate(labels)
-        ]
+        # The index is symmetric: each pair is scored once.
+        pairs = np.ones((len(labels), len(labels)))
+        for i, j in itertools.combinations(range(len(labels)), 2):
+            pairs[i, j] = pairs[j, i] = adjusted_rand_score(labels[i], labels[j])
+        return [np.mean([pairs[i, j] for j in range(len(labels)) if j != i]) for i in range(len(labels))]
 
     def _small_batch_problem(self, batch_size):
         if batch_size >= self.n_clusters:

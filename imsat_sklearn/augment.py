@@ -445,10 +445,9 @@ class Compose(BaseAugmentation):
             else:
                 flat.append(step)
         *transforms, last = flat
-        if isinstance(last, str) and last not in _PERTURBATIONS:
-            raise ValueError(f"Compose: unknown step {last!r}; the strings allowed are 'vat' and 'rpt', last.")
-        perturbation = last if isinstance(last, str) else None
+        perturbation = last if isinstance(last, str) and last in _PERTURBATIONS else None
         if perturbation is None:
+            # An unknown string, last or not, is refused with the other steps.
             transforms = flat
         for step in transforms:
             _check_transform_step(step)
