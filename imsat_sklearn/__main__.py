@@ -279,8 +279,9 @@ def build_parser(prog=None):
         type=_n_init,
         default=None,
         metavar="{N,auto}",
-        help="IMSAT trainings from different initialisations, or auto (5 below 5,000 samples, "
-        "else 1); from 3 trainings the one whose clusters agree most with the others' is kept, "
+        help="IMSAT trainings from different initialisations, or auto (5 below 5,000 samples; "
+        "from there 3 that race for 2,000 updates, the kept one training on); from 3 trainings "
+        "the one whose clusters agree most with the others' is kept, "
         f"with 2 the one with the higher label-free score (default: the estimator's, {defaults['n_init']})",
     )
     cluster.add_argument(

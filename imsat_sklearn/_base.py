@@ -21,7 +21,7 @@ from ._device import batched_outputs, prediction_device
 from ._plan import check_no_array_api_dispatch, make_plan, random_state_of
 from ._torch.parallel import SingleProcess
 from ._torch.network import build_network, empty_network
-from ._torch.trainer import train
+from ._torch.trainer import Run
 
 # Version of the pickled network layout; bump it when the layout changes.
 _FORMAT_VERSION = 1
@@ -66,10 +66,11 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         """Why minibatches of ``batch_size`` rows make the objective's estimates poor, or None."""
 
     @abstractmethod
-    def _health_problem(self, n_init):
+    def _health_problem(self, n_init, raced=False):
         """What is wrong with the fitted assignments of the training data, as a sentence, or None.
 
-        ``n_init`` is the number of trainings the fit set out to run, which the advice names.
+        ``n_init`` is the number of trainings the fit set out to run, which the
+        advice names; ``raced``, whether they raced (see ``_n_init_advice``).
         """
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -85,11 +86,12 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             network, result = self._best_of_n_init(plan, rng, comm)
         else:
             network = self._continued_network(plan.device)
-            result = self._train_once(plan, network, rng, comm)
+            result = self._run(plan, network, _generator(plan, rng), comm).advance(plan.schedule.max_epochs)
         self._check_result(result, plan, "fit")
         # A later partial_fit starts its own stream (seeds, Adam state) from this model.
         self._assign(plan, network, result, _random_state=None, _adam_state=None)
-        self._check_health("fit", plan.n_init if plan.reset else 1)
+        raced = plan.reset and plan.trial_epochs is not None
+        self._check_health("fit", plan.n_init if plan.reset else 1, raced)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -103,11 +105,11 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             network = _new_network(plan, rng)
         else:
             network = self._continued_network(plan.device)
-        result = self._train_once(
-            plan, network, rng, SingleProcess(), adam_state=getattr(self, "_adam_state", None)
-        )
+        adam_state = getattr(self, "_adam_state", None)
+        run = self._run(plan, network, _generator(plan, rng), SingleProcess(), adam_state=adam_state)
+        result = run.advance(plan.schedule.max_epochs)
         self._check_result(result, plan, "partial_fit")
-        adam_state = getattr(self, "_adam_state", None) if result.adam_state is None else result.adam_state
+        adam_state = adam_state if result.adam_state is None else result.adam_state
         self._assign(plan, network, result, _random_state=rng, _adam_state=adam_state)
         # No health warning: a chunk of a stream may hold a few classes only, and
         # its empty clusters say nothing of the model (cluster_sizes_ still tells).
@@ -141,27 +143,35 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             setattr(self, name, value)
 
     def _best_of_n_init(self, plan, rng, comm):
-        """Train ``plan.n_init`` networks and keep one (see :meth:`_pick`)."""
+        """Train ``plan.n_init`` networks and keep one (see :meth:`_pick`).
+
+        With ``plan.trial_epochs`` (a race), each trains that many epochs
+        first and only the kept one goes on to the end of the schedule.
+        """
+        first_epochs = plan.schedule.max_epochs if plan.trial_epochs is None else plan.trial_epochs
         trained = []
         for init in range(plan.n_init):
             if self.verbose:
-                print(f"{type(self).__name__}: initialisation {init + 1}/{plan.n_init}", flush=True)
+                note = _race_note(plan)
+                print(f"{type(self).__name__}: initialisation {init + 1}/{plan.n_init}{note}", flush=True)
             network = _new_network(plan, rng)
-            result = self._train_once(plan, network, rng, comm)
+            run = self._run(plan, network, _generator(plan, rng), comm)
+            result = run.advance(first_epochs)
             if plan.n_init == 1:
                 # Nothing to compare: skip a forward pass over all of X.
                 return network, result
             if result.loss_curve:
                 outputs = batched_outputs(network, plan.objective.output, plan.X, plan.device)
-                trained.append((network, result, outputs))
+                # Only a paused run can go on; the others let go of their optimizer state.
+                going_on = run if result.stop_reason == "paused" else None
+                trained.append((init, network, going_on, result, outputs))
             if result.stop_reason == "interrupted":
                 break
         if not trained:
             # No training completed an epoch (interrupted, or diverged at once): _check_result raises.
             return network, result
-        # A training cut short by the interrupt is kept only when nothing else finished.
-        finished = [t for t in trained if t[1].stop_reason != "interrupted"] or trained
-        network, kept, _ = finished[self._pick(plan.objective, [t[2] for t in finished])]
+        candidates = _candidates(trained)
+        kept_init, network, run, kept, _ = candidates[self._pick(plan.objective, [t[4] for t in candidates])]
         if result.stop_reason == "interrupted" and kept is not result:
             # The kept network finished normally: without this, the interrupt would leave no trace.
             warnings.warn(
@@ -169,6 +179,11 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 f"{init + 1}/{plan.n_init}; keeping the best of the {init} completed one(s).",
                 UserWarning,
             )
+        elif run is not None:
+            if self.verbose:
+                name = type(self).__name__
+                print(f"{name}: initialisation {kept_init + 1}/{plan.n_init} kept, training on", flush=True)
+            kept = run.advance(plan.schedule.max_epochs)
         return network, kept
 
     def _pick(self, objective, outputs):
@@ -196,10 +211,9 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
         """Per training, how much its assignments agree with the other trainings', or None."""
         return None
 
-    def _train_once(self, plan, network, rng, comm, adam_state=None):
-        """One training run of ``plan`` from ``network``; its seed comes from ``rng``."""
-        generator = torch.Generator(device=plan.device).manual_seed(_seed(rng))
-        return train(
+    def _run(self, plan, network, generator, comm, adam_state=None):
+        """A training run of ``plan`` from ``network``, drawing from ``generator``, not started yet."""
+        return Run(
             plan, network, generator=generator, comm=comm, adam_state=adam_state,
             on_epoch=self._print_epoch if self.verbose else None,
         )
@@ -246,14 +260,22 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 UserWarning,
             )
 
-    def _check_health(self, method, n_init):
+    def _check_health(self, method, n_init, raced=False):
         """Warn when the fitted assignments of the training data show a failed fit."""
-        problem = self._health_problem(n_init)
+        problem = self._health_problem(n_init, raced)
         if problem is not None:
             warnings.warn(f"{type(self).__name__}.{method}: {problem}", ConvergenceWarning)
 
-    def _n_init_advice(self, n_init):
-        """The health warnings' advice on ``n_init``, for a fit that set out to run ``n_init`` trainings."""
+    def _n_init_advice(self, n_init, raced=False):
+        """The health warnings' advice on ``n_init``, for a fit that set out to run ``n_init`` trainings.
+
+        ``raced``: the trainings raced and only the kept one trained to the end.
+        """
+        if raced:
+            return (
+                f"raise n_init (now {self.n_init!r}, a race of {n_init} trainings on this data; "
+                "an integer n_init trains every network to the end)"
+            )
         if isinstance(self.n_init, str):
             now = f"{self.n_init!r}, {n_init} training{'s' if n_init > 1 else ''} on this data"
         else:
@@ -355,6 +377,30 @@ def _information(objective, probs):
 
 def _seed(rng):
     return int(rng.randint(np.iinfo(np.int32).max))
+
+
+def _generator(plan, rng):
+    """The generator of one training run on ``plan``'s device, seeded from ``rng``."""
+    return torch.Generator(device=plan.device).manual_seed(_seed(rng))
+
+
+def _race_note(plan):
+    """What a verbose fit adds to the line of each initialisation of a race."""
+    if plan.trial_epochs is None:
+        return ""
+    return f" ({plan.trial_epochs} epochs, then the kept one trains on)"
+
+
+# Preferred in this order as the trainings to keep: those that ran normally
+# (a diverged one rolled back to an earlier epoch, and a race would end the
+# fit with it), then any that was not interrupted.
+_NORMAL_ENDS = ("converged", "max_epochs", "paused")
+
+
+def _candidates(trained):
+    """The trainings ``_pick`` chooses from: ``trained`` entries ``(init, network, run, result, outputs)``."""
+    normal = [t for t in trained if t[3].stop_reason in _NORMAL_ENDS]
+    return normal or [t for t in trained if t[3].stop_reason != "interrupted"] or trained
 
 
 def _new_network(plan, rng):

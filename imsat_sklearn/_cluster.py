@@ -118,15 +118,23 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         From 3 trainings on, the one whose training-set clusters agree most
         with the others' (highest mean adjusted Rand index) is kept, ties
         going to the highest mutual information estimate (``score``); with
-        2, the highest estimate. No labels are used. Cost grows linearly.
-        "auto" trains 5 networks on fewer than 5,000 samples, where one
-        training costs seconds, and 1 from there. A poor training merges or
+        2, the highest estimate. No labels are used. For an integer, cost
+        grows linearly. "auto" trains 5 networks on fewer than 5,000
+        samples, where one training costs seconds. From 5,000 samples it
+        races 3: each trains for 2,000 updates (whole epochs; 20 on 10,000
+        samples in the default minibatches of 100), the one that agrees
+        most is kept and
+        only it trains on, so the fit costs one training and two short
+        ones. ``n_iter_`` and ``loss_curve_`` then count the kept
+        training's epochs, its race included. A poor training merges or
         splits clusters that the others do not, which agreement sees and
         the estimate often does not: on the digits (draws of 5 from 40
         single trainings, one thread) the kept one reaches a mean ACC of
         0.897 with agreement against 0.888 with the estimate (one training:
         0.866), and falls below 0.82 in 0.4% of draws against 2.6% (one
-        training: 5 of 40).
+        training: 5 of 40). On a 10,000-image MNIST subset (seeds 0-4, 2
+        threads) the race gave 0.892 (0.866-0.916) in 76-110 s per fit,
+        one training 0.875 (0.799-0.952) in 62-148 s.
     ${warm_start_random_state_verbose}
 
     Attributes
@@ -286,11 +294,11 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             "biased and the clusters merge. Use a batch_size of several times n_clusters."
         )
 
-    def _health_problem(self, n_init):
+    def _health_problem(self, n_init, raced=False):
         sizes = self.cluster_sizes_
         advice = (
             f"Raise mu (now {self.mu}), lower learning_rate (now {self.learning_rate}) or "
-            f"eps_scale (now {self.eps_scale}), or {self._n_init_advice(n_init)}; see the user "
+            f"eps_scale (now {self.eps_scale}), or {self._n_init_advice(n_init, raced)}; see the user "
             "guide, 'Troubleshooting'."
         )
         n_empty = int(np.sum(sizes == 0))

@@ -97,9 +97,10 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
     n_init : int or "auto", default=1
         Number of trainings (>= 1) from different random initialisations;
         the one with the highest information estimate (``score``) on the
-        training data is kept (no labels). Cost grows linearly. "auto"
-        trains 5 networks on fewer than 5,000 samples and 1 from there, as
-        for :class:`IMSATClusterer`. The default stays 1 for hashing: its
+        training data is kept (no labels). For an integer, cost grows
+        linearly. "auto" trains 5 networks on fewer than 5,000 samples and
+        from there races 3 for 2,000 updates each, the kept one training on, as for
+        :class:`IMSATClusterer`. The default stays 1 for hashing: its
         stability over seeds has not been measured.
     ${warm_start_random_state_verbose}
 
@@ -225,7 +226,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
             "dependent. Use a batch_size of several times n_bits."
         )
 
-    def _health_problem(self, n_init):
+    def _health_problem(self, n_init, raced=False):
         constant = np.flatnonzero((self.bit_frequencies_ == 0) | (self.bit_frequencies_ == 1))
         if not len(constant):
             return None
@@ -242,7 +243,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
             )
         return (
             f"{what}. Lower learning_rate (now {self.learning_rate}), keep batch_size (now "
-            f"{self.batch_size}) well above n_bits, or {self._n_init_advice(n_init)}; see the "
+            f"{self.batch_size}) well above n_bits, or {self._n_init_advice(n_init, raced)}; see the "
             "user guide, 'Troubleshooting'."
         )
 

@@ -50,6 +50,9 @@ class TrainingPlan:
     n_outputs: int = None
     # How many networks a fit from scratch trains, the best one kept.
     n_init: int = 1
+    # Epochs each of them trains before one is kept and trains on alone
+    # (a race; None: all of them train to the end).
+    trial_epochs: int = None
 
 
 def make_plan(estimator, X, *, comm, incremental):
@@ -88,7 +91,7 @@ def make_plan(estimator, X, *, comm, incremental):
         X=X, feature_names=feature_names, reset=not continuing, device=device, rows=rows,
         schedule=schedule, radius=radius, objective=objective, augmentations=augmentations,
         lam=estimator.lam, hidden_layer_sizes=hidden, n_outputs=_n_outputs(estimator),
-        n_init=resolve_n_init(estimator.n_init, n_samples),
+        **resolve_n_init(estimator.n_init, n_samples, schedule),
     )
 
 
@@ -272,22 +275,39 @@ def resolve_batch_size(value, n_samples, n_outputs):
 
 
 # n_init="auto": this many trainings below _AUTO_N_INIT_SAMPLES samples,
-# where a training costs seconds, and one from there. The clusterer keeps the
-# training that agrees most with the others (see IMSATClusterer._agreement).
-# From 40 single trainings on the digits (one thread, 4,000 draws of k of
-# them; benchmarks/n_init_selection.py): the mean ACC of the kept one is
+# where a training costs seconds. The clusterer keeps the training that
+# agrees most with the others (see IMSATClusterer._agreement). From 40
+# single trainings on the digits (one thread, 4,000 draws of k of them;
+# benchmarks/n_init_selection.py): the mean ACC of the kept one is
 # 0.882 / 0.884 / 0.888 for k = 3 / 4 / 5 when the information estimate
 # picks, 0.886 / 0.892 / 0.897 when agreement picks, and the share of kept
 # ones below 0.82 3.3% / 2.6% / 2.6% against 2.7% / 1.2% / 0.4%.
 _AUTO_N_INIT = 5
 _AUTO_N_INIT_SAMPLES = 5_000
+# From _AUTO_N_INIT_SAMPLES samples, where a training costs minutes on a
+# CPU, "auto" races _AUTO_RACE_N_INIT trainings for _AUTO_RACE_UPDATES
+# updates (whole epochs) and only the kept one trains on. On a 10,000-image
+# MNIST subset (100 updates per epoch) the poor trainings had merged two
+# digits by epoch 20, where they agreed least with the others, while at
+# epoch 10 agreement did not yet tell them apart.
+_AUTO_RACE_N_INIT = 3
+_AUTO_RACE_UPDATES = 2_000
 
 
-def resolve_n_init(value, n_samples):
-    """How many trainings a fit on ``n_samples`` rows runs for ``n_init=value``."""
-    if isinstance(value, str):
-        return _AUTO_N_INIT if n_samples < _AUTO_N_INIT_SAMPLES else 1
-    return value
+def resolve_n_init(value, n_samples, schedule):
+    """``n_init`` and ``trial_epochs`` of a fit on ``n_samples`` rows for ``n_init=value``.
+
+    ``trial_epochs`` is None when every training runs the whole ``schedule``.
+    """
+    if not isinstance(value, str):
+        return {"n_init": value, "trial_epochs": None}
+    if n_samples < _AUTO_N_INIT_SAMPLES:
+        return {"n_init": _AUTO_N_INIT, "trial_epochs": None}
+    trial_epochs = math.ceil(_AUTO_RACE_UPDATES / schedule.updates_per_epoch(n_samples))
+    if trial_epochs >= schedule.max_epochs:
+        # A race as long as the schedule: every training runs to the end.
+        trial_epochs = None
+    return {"n_init": _AUTO_RACE_N_INIT, "trial_epochs": trial_epochs}
 
 
 # hidden_layer_sizes="auto": the paper's 1200-1200 network from this many

@@ -25,10 +25,10 @@ def blobs():
 def no_training(monkeypatch):
     """Training fails the test: errors expected from the trial must come before it."""
 
-    def train(*args, **kwargs):
+    def advance(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(imsat_sklearn._base, "train", train)
+    monkeypatch.setattr(imsat_sklearn._base.Run, "advance", advance)
 
 
 # --------------------------------------------------------------------------

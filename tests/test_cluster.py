@@ -15,9 +15,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from imsat_sklearn import IMSATClusterer, IMSATHasher
+from imsat_sklearn import IMSATClusterer, IMSATHasher, _plan
 from imsat_sklearn._plan import hidden_layer_sizes, make_plan, make_schedule, resolve_n_init
 from imsat_sklearn._torch.parallel import SingleProcess
+from imsat_sklearn._torch.trainer import Schedule
 from imsat_sklearn.metrics import clustering_accuracy
 
 FAST = dict(hidden_layer_sizes=(32,), max_iter=35, tol=None, batch_size=50, n_init=1)
@@ -192,10 +193,69 @@ def test_auto_hidden_layer_sizes_follow_the_number_of_samples(n_samples, width):
     assert hidden_layer_sizes((7, 5), n_samples) == (7, 5)
 
 
-@pytest.mark.parametrize("n_samples, expected", [(2, 5), (4999, 5), (5000, 1), (70000, 1)])
-def test_auto_n_init_trains_five_networks_below_5000_samples(n_samples, expected):
-    assert resolve_n_init("auto", n_samples) == expected
-    assert resolve_n_init(2, n_samples) == 2
+@pytest.mark.parametrize(
+    "n_samples, batch_size, max_iter, n_init, trial_epochs",
+    [
+        (2, 2, 200, 5, None),
+        (4999, 100, 200, 5, None),
+        (5000, 100, 200, 3, 40),
+        (10000, 100, 200, 3, 20),
+        (70000, 250, 200, 3, 8),
+        (10000, 100, 20, 3, None),
+    ],
+)
+def test_auto_n_init_trains_five_networks_below_5000_samples_and_races_three_from_there(
+    n_samples, batch_size, max_iter, n_init, trial_epochs
+):
+    # From 5,000 samples, three trainings race for 2,000 updates (whole epochs),
+    # unless the race would be the whole schedule.
+    schedule = Schedule(batch_size=batch_size, max_epochs=max_iter)
+    expected = {"n_init": n_init, "trial_epochs": trial_epochs}
+    assert resolve_n_init("auto", n_samples, schedule) == expected
+    assert resolve_n_init(2, n_samples, schedule) == {"n_init": 2, "trial_epochs": None}
+
+
+def _race_blobs():
+    X, _ = make_blobs(n_samples=5000, centers=3, n_features=4, cluster_std=3.0, random_state=0)
+    return X.astype(np.float32)
+
+
+def test_auto_n_init_races_three_trainings_then_trains_the_kept_one_on(capsys, monkeypatch):
+    picked = []
+
+    def pick_the_last(self, objective, outputs):
+        picked.append(len(outputs))
+        return len(outputs) - 1
+
+    monkeypatch.setattr(IMSATClusterer, "_pick", pick_the_last)
+    # 5,000 samples in minibatches of 1,000: 5 updates an epoch, so a race of 10 updates is 2 epochs.
+    monkeypatch.setattr(_plan, "_AUTO_RACE_UPDATES", 10)
+    est = IMSATClusterer(
+        n_clusters=3, hidden_layer_sizes=(8,), batch_size=1000, max_iter=5, tol=None, verbose=1, random_state=0
+    ).fit(_race_blobs())
+    heads = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("epoch")]
+    assert heads == [
+        f"IMSATClusterer: initialisation {k}/3 (2 epochs, then the kept one trains on)" for k in (1, 2, 3)
+    ] + ["IMSATClusterer: initialisation 3/3 kept, training on"]
+    assert picked == [3]
+    assert est.n_iter_ == 5 and len(est.loss_curve_) == 5
+    assert all(len(values) == 5 for values in est.loss_parts_.values())
+    # The kept training went on with its own generator and optimizer: it is the
+    # third of three trainings run to the end from the same random_state.
+    whole = clone(est).set_params(n_init=3, verbose=0).fit(_race_blobs())
+    assert whole.loss_curve_ == est.loss_curve_
+    for a, b in zip(whole.network_.state_dict().values(), est.network_.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_auto_n_init_race_is_the_plain_n_init_when_max_iter_is_the_trial(capsys, monkeypatch):
+    monkeypatch.setattr(_plan, "_AUTO_RACE_UPDATES", 10)
+    est = IMSATClusterer(
+        n_clusters=3, hidden_layer_sizes=(8,), batch_size=1000, max_iter=2, tol=None, verbose=1, random_state=0
+    ).fit(_race_blobs())
+    heads = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("epoch")]
+    assert heads == [f"IMSATClusterer: initialisation {k}/3" for k in (1, 2, 3)]
+    assert est.n_iter_ == 2
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
-from imsat_sklearn import IMSATClusterer, IMSATHasher
+from imsat_sklearn import IMSATClusterer, IMSATHasher, _plan
 from imsat_sklearn._torch.parallel import SingleProcess
 
 # Most fits here are two epochs long, too short to fill every cluster: the
@@ -140,9 +140,22 @@ def test_the_advice_names_the_trainings_that_n_init_auto_ran(make, X):
         make(learning_rate=1.0, max_iter=2, n_init=2).fit(X)
     with pytest.warns(ConvergenceWarning, match=r"several networks with n_init > 1 \(now 1\)"):
         make(learning_rate=1.0, max_iter=2, n_init=1).fit(X)
-    big = np.tile(X, (30, 1))
-    with pytest.warns(ConvergenceWarning, match=r"n_init > 1 \(now 'auto', 1 training on this data\)"):
+    # From 5,000 samples "auto" races three trainings; one repeated row fails every one of them.
+    big = np.tile(X[:1], (5000, 1))
+    with pytest.warns(ConvergenceWarning, match=r"or raise n_init \(now 'auto', 3 trainings on this data\)"):
         make(learning_rate=1.0, max_iter=1, n_init="auto").fit(big)
+
+
+@BOTH
+def test_the_advice_after_a_race_says_what_an_integer_n_init_costs(make, X, monkeypatch):
+    # 5,000 rows in minibatches of 50: a race of 100 updates is one epoch of two.
+    monkeypatch.setattr(_plan, "_AUTO_RACE_UPDATES", 100)
+    advice = (
+        r"or raise n_init \(now 'auto', a race of 3 trainings on this data; "
+        r"an integer n_init trains every network to the end\)"
+    )
+    with pytest.warns(ConvergenceWarning, match=advice):
+        make(learning_rate=1.0, max_iter=2, n_init="auto").fit(np.tile(X[:1], (5000, 1)))
 
 
 def _clusterer_with_sizes(sizes, prior=None):
@@ -220,6 +233,56 @@ def test_an_interrupted_training_is_not_kept_when_others_finished(X):
     with pytest.warns(UserWarning, match=r"interrupted during initialisation 3/4; keeping the best of the 2 completed"):
         model.fit(X)
     assert model.n_iter_ == 2
+
+
+class _OnCalls(_OnCall):
+    """An augmentation that returns NaN on the calls in ``calls`` only."""
+
+    def __init__(self, calls):
+        super().__init__(0)
+        self.nan_calls = calls
+
+    def __call__(self, X, generator):
+        self.calls += 1
+        return X * float("nan") if self.calls in self.nan_calls else X
+
+
+@pytest.fixture
+def race_X(X, monkeypatch):
+    """5,000 distinct rows, and a race of one epoch (100 minibatches of 50) in n_init="auto"."""
+    monkeypatch.setattr(_plan, "_AUTO_RACE_UPDATES", 100)
+    noise = np.random.RandomState(0).normal(scale=0.05, size=(5000, X.shape[1]))
+    return (np.tile(X, (25, 1)) + noise).astype(np.float32)
+
+
+def test_an_interrupted_race_keeps_a_raced_training_without_a_convergence_warning(race_X):
+    # Call 1 is make_plan's trial, calls 2-101 the first training's race epoch:
+    # call 102 interrupts the second training. The first was paused, not capped.
+    model = clusterer(n_init="auto", max_iter=3, tol=0.01, augmentation=_OnCall(102))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(race_X)
+    messages = [str(w.message) for w in caught]
+    assert any("interrupted during initialisation 2/3; keeping the best of the 1 completed" in m for m in messages)
+    assert not any("reached max_iter" in m for m in messages)
+    assert model.n_iter_ == 1
+
+
+def test_a_diverged_training_is_not_kept_when_others_ran_normally(race_X, monkeypatch):
+    offered = []
+    pick = IMSATClusterer._pick
+
+    def spy(self, objective, outputs):
+        offered.append(len(outputs))
+        return pick(self, objective, outputs)
+
+    monkeypatch.setattr(IMSATClusterer, "_pick", spy)
+    monkeypatch.setattr(_plan, "_AUTO_RACE_UPDATES", 200)
+    # Races of 2 epochs: calls 102-201 are the first training's second epoch, which diverges.
+    model = clusterer(n_init="auto", max_iter=3, augmentation=_OnCalls(range(150, 160)))
+    model.fit(race_X)
+    assert offered == [2]
+    assert model.n_iter_ == 3 and np.isfinite(model.loss_curve_).all()
 
 
 def test_interrupt_during_a_later_init_warns_and_keeps_the_completed_one(X):

@@ -9,7 +9,7 @@ from imsat_sklearn._plan import TrainingPlan
 from imsat_sklearn._torch.network import build_network
 from imsat_sklearn._torch.objectives import ClusteringObjective
 from imsat_sklearn._torch.sat import RPT, VAT
-from imsat_sklearn._torch.trainer import Schedule, train
+from imsat_sklearn._torch.trainer import Run, Schedule, train
 
 
 def _network(n_features=5, hidden=(7, 6), n_outputs=3, seed=0):
@@ -147,6 +147,24 @@ def test_training_is_bit_identical_for_the_same_generator_seed():
     second, curve_b = _train_blobs(n_epochs=3)
     assert curve_a.loss_curve == curve_b.loss_curve
     for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_a_run_advanced_in_two_steps_trains_and_stops_as_one_run():
+    # n_init="auto" races trainings for a few epochs and lets the kept one go on.
+    X, _ = _blobs()
+    schedule = Schedule(batch_size=40, max_epochs=8, tol=0.5, n_iter_no_change=3)
+    whole, split = (_network(n_features=2, hidden=(16,), n_outputs=3) for _ in range(2))
+    once = train(_plan(X, [VAT(xi=1.0)], schedule), whole, generator=torch.Generator().manual_seed(0))
+    run = Run(_plan(X, [VAT(xi=1.0)], schedule), split, generator=torch.Generator().manual_seed(0))
+    assert run.advance(2).stop_reason == "paused"
+    twice = run.advance(8)
+    # Epoch 1 has nothing to compare with; epochs 2-4 are quiet. Restarting the
+    # stopping rule or the assignments at the pause would stop at 5 or 6.
+    assert once.stop_reason == twice.stop_reason == "converged" and twice.n_epochs == 4
+    assert twice.loss_curve == once.loss_curve and twice.loss_parts == once.loss_parts
+    assert twice.changed_curve[1:] == once.changed_curve[1:]
+    for a, b in zip(whole.state_dict().values(), split.state_dict().values()):
         assert torch.equal(a, b)
 
 

@@ -34,7 +34,8 @@ class TrainResult:
     # Per epoch, the fraction of assignments that changed since the previous
     # visit of their sample (NaN in the first epoch: nothing to compare).
     changed_curve: list = field(default_factory=list)
-    # "converged", "max_epochs", "diverged" or "interrupted".
+    # "converged", "max_epochs", "diverged", "interrupted", or "paused": a
+    # Run advanced fewer epochs than its schedule allows, which it can go on with.
     stop_reason: str = "max_epochs"
     # Adam's per-parameter state at the end of a run that was not cut short, to continue from.
     adam_state: dict = None
@@ -58,6 +59,10 @@ class Schedule:
     learning_rate: float = 0.002
     tol: float = None
     n_iter_no_change: int = 10
+
+    def updates_per_epoch(self, n_samples):
+        """Adam updates in one epoch over ``n_samples`` rows."""
+        return self.passes_per_epoch * (n_samples // self.batch_size)
 
 
 def train(plan, network, *, generator, comm=None, on_epoch=None, adam_state=None):
@@ -86,43 +91,72 @@ def train(plan, network, *, generator, comm=None, on_epoch=None, adam_state=None
     communicator that splits every minibatch over processes; epoch losses
     are then those of the whole minibatches. ``adam_state`` (a
     ``TrainResult.adam_state``) continues the optimizer of an earlier run on
-    this network.
+    this network. ``train`` is ``Run(...).advance(plan.schedule.max_epochs)``.
     """
-    comm = SingleProcess() if comm is None else comm
-    rows = as_row_source(plan.rows)
-    schedule = plan.schedule
-    optimizer = _adam(network, schedule.learning_rate, rows.device, adam_state)
-    step = _Step(plan, network, optimizer, generator, comm)
-    result = TrainResult()
-    snapshot = _snapshot(network)
-    assignments = _Assignments(plan.objective, len(rows), rows.device)
-    quiet_epochs = 0
-    network.train()
-    started = time.perf_counter()
-    try:
-        for epoch in range(1, schedule.max_epochs + 1):
-            totals, names, n_steps = _run_epoch(step, rows, schedule, assignments)
-            values = (comm.average(totals) / n_steps).tolist()
-            changed = assignments.changed_fraction(comm)
-            if not all(map(_finite, values)):
-                result.stop_reason = "diverged"
-                break
-            snapshot = _snapshot(network)
-            _record(result, names, values, changed)
-            if on_epoch is not None:
-                parts = dict(zip(names[1:], values[1:]))
-                on_epoch(epoch, values[0], parts, changed, time.perf_counter() - started)
-            quiet_epochs = quiet_epochs + 1 if _within(changed, schedule.tol) else 0
-            if quiet_epochs >= schedule.n_iter_no_change:
-                result.stop_reason = "converged"
-                break
-    except KeyboardInterrupt:
-        result.stop_reason = "interrupted"
-    network.load_state_dict(snapshot)
-    network.eval()
-    if result.stop_reason in ("converged", "max_epochs"):
-        result.adam_state = optimizer.state_dict()["state"]
-    return result
+    run = Run(plan, network, generator=generator, comm=comm, on_epoch=on_epoch, adam_state=adam_state)
+    return run.advance(plan.schedule.max_epochs)
+
+
+class Run:
+    """One training run that can stop and go on where it stopped (see :func:`train`).
+
+    Between calls of :meth:`advance` it keeps everything the next epoch
+    needs: the optimizer, the generators, the latest assignments and the
+    stopping rule's count of quiet epochs, so that advancing 2 epochs and
+    then 3 trains exactly as advancing 5. ``n_init="auto"`` races
+    trainings this way and lets the kept one go on.
+    """
+
+    def __init__(self, plan, network, *, generator, comm=None, on_epoch=None, adam_state=None):
+        self.comm = SingleProcess() if comm is None else comm
+        self.rows = as_row_source(plan.rows)
+        self.schedule = plan.schedule
+        self.network = network
+        self.optimizer = _adam(network, self.schedule.learning_rate, self.rows.device, adam_state)
+        self.step = _Step(plan, network, self.optimizer, generator, self.comm)
+        self.assignments = _Assignments(plan.objective, len(self.rows), self.rows.device)
+        self.on_epoch = on_epoch
+        self.result = TrainResult()
+        self.quiet_epochs = 0
+        self.seconds = 0.0
+
+    def advance(self, n_epochs):
+        """Train up to ``n_epochs`` more epochs within the schedule; the result of the whole run so far.
+
+        The run ends ("converged", "max_epochs", "diverged", "interrupted")
+        or pauses after ``n_epochs`` ("paused"), when it can advance again.
+        """
+        network, result, schedule = self.network, self.result, self.schedule
+        last = min(schedule.max_epochs, result.n_epochs + n_epochs)
+        snapshot = _snapshot(network)
+        network.train()
+        started = time.perf_counter() - self.seconds
+        result.stop_reason = "max_epochs" if last == schedule.max_epochs else "paused"
+        try:
+            for epoch in range(result.n_epochs + 1, last + 1):
+                totals, names, n_steps = _run_epoch(self.step, self.rows, schedule, self.assignments)
+                values = (self.comm.average(totals) / n_steps).tolist()
+                changed = self.assignments.changed_fraction(self.comm)
+                if not all(map(_finite, values)):
+                    result.stop_reason = "diverged"
+                    break
+                snapshot = _snapshot(network)
+                _record(result, names, values, changed)
+                if self.on_epoch is not None:
+                    parts = dict(zip(names[1:], values[1:]))
+                    self.on_epoch(epoch, values[0], parts, changed, time.perf_counter() - started)
+                self.quiet_epochs = self.quiet_epochs + 1 if _within(changed, schedule.tol) else 0
+                if self.quiet_epochs >= schedule.n_iter_no_change:
+                    result.stop_reason = "converged"
+                    break
+        except KeyboardInterrupt:
+            result.stop_reason = "interrupted"
+        self.seconds = time.perf_counter() - started
+        network.load_state_dict(snapshot)
+        network.eval()
+        ended_normally = result.stop_reason in ("converged", "max_epochs", "paused")
+        result.adam_state = self.optimizer.state_dict()["state"] if ended_normally else None
+        return result
 
 
 def _adam(network, learning_rate, device, adam_state):
