@@ -133,7 +133,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         0.897 with agreement against 0.888 with the estimate (one training:
         0.866), and falls below 0.82 in 0.4% of draws against 2.6% (one
         training: 5 of 40). On a 10,000-image MNIST subset (seeds 0-4, 2
-        threads) the race gave 0.892 (0.866-0.916) in 76-110 s per fit,
+        threads) the race gave 0.892 (0.866-0.916) in 68-92 s per fit,
         one training 0.875 (0.799-0.952) in 62-148 s.
     ${warm_start_random_state_verbose}
 
