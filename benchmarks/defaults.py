@@ -66,10 +66,10 @@ def compare(name, X, y, seeds, device, xi="auto", n_init="auto"):
             print(f"  {name} {method} seed {seed}: ACC {rows[method][-1][0]:.4f}  {seconds:.1f} s  "
                   f"epochs {epochs}{'  (max_iter reached)' if capped else ''}", flush=True)
     print(f"\n{name} ({X.shape[0]} x {X.shape[1]}), seeds {list(seeds)}")
-    print(f"  {'method':<22}{'ACC mean':>9}{'min':>7}{'max':>7}{'fit s':>8}{'epochs':>8}  per seed")
+    print(f"  {'method':<28}{'ACC mean':>9}{'min':>7}{'max':>7}{'fit s':>8}{'epochs':>8}  per seed")
     for method, runs in rows.items():
         acc = np.array([r[0] for r in runs])
-        print(f"  {method:<22}{acc.mean():9.3f}{acc.min():7.3f}{acc.max():7.3f}"
+        print(f"  {method:<28}{acc.mean():9.3f}{acc.min():7.3f}{acc.max():7.3f}"
               f"{np.mean([r[1] for r in runs]):8.1f}{np.mean([r[2] for r in runs]):8.1f}  "
               + " ".join(f"{a:.3f}" for a in acc))
     print(flush=True)

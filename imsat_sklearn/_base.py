@@ -162,7 +162,7 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 return network, result
             if result.loss_curve:
                 outputs = batched_outputs(network, plan.objective.output, plan.X, plan.device)
-                # Only a paused run can go on; the others let go of their optimizer state.
+                # Only a paused run can go on: the others' runs, optimizers included, can be freed.
                 going_on = run if result.stop_reason == "paused" else None
                 trained.append((init, network, going_on, result, outputs))
             if result.stop_reason == "interrupted":
@@ -172,11 +172,17 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             return network, result
         candidates = _candidates(trained)
         kept_init, network, run, kept, _ = candidates[self._pick(plan.objective, [t[4] for t in candidates])]
+        # The losers of a race must not hold memory while the kept one goes on.
+        trained = candidates = None
         if result.stop_reason == "interrupted" and kept is not result:
-            # The kept network finished normally: without this, the interrupt would leave no trace.
+            # The kept network ran normally: without this, the interrupt would leave no trace
+            # (a paused race training gets no warning of its own from _check_result).
+            done = "completed one(s)"
+            if run is not None:
+                done = f"earlier one(s), after their race of {plan.trial_epochs} epoch(s)"
             warnings.warn(
                 f"{type(self).__name__}.fit was interrupted during initialisation "
-                f"{init + 1}/{plan.n_init}; keeping the best of the {init} completed one(s).",
+                f"{init + 1}/{plan.n_init}; keeping the best of the {init} {done} (n_iter_={kept.n_epochs}).",
                 UserWarning,
             )
         elif run is not None:

@@ -72,9 +72,10 @@ random_state : int, RandomState instance or None, default=None
     torch and the other packages, and the same hardware; another thread
     count can change the result (see the user guide on reproducibility).
 verbose : int, default=0
-    With ``verbose >= 1``, prints which of the ``n_init`` trainings runs,
-    then one line per epoch: loss, its parts, the fraction of changed
-    assignments (see ``tol``) and elapsed seconds.""",
+    With ``verbose >= 1``, prints which of the ``n_init`` trainings runs
+    (and, after a race, which one goes on), then one line per epoch: loss,
+    its parts, the fraction of changed assignments (see ``tol``) and
+    elapsed seconds.""",
     "n_iter_loss_curve": """\
 n_iter_ : int
     Number of epochs run: fewer than ``max_iter`` when training

@@ -257,7 +257,7 @@ def vat_step(xi, radius):
 # one thread) minibatches of 100 gave a mean ACC of 0.866 against 0.821 with
 # 250, while three times the updates at 250 (seeds 0-19: 0.827 against 0.826)
 # did not help: the minibatch itself, not the number of updates, matters. On
-# a 10,000-image MNIST subset (seeds 0-4, 2 threads) the default fit reached
+# a 10,000-image MNIST subset (seeds 0-4, 2 threads) one training reached
 # 0.875 (0.799-0.952); the earlier defaults (250 and a fixed xi=10, two
 # changes at once) gave 0.860 (0.743-0.907).
 _AUTO_BATCH_SIZE = 250

@@ -45,7 +45,7 @@ def digits():
     return (X / 16).astype(np.float32), y
 
 
-def test_digits_single_run_accuracy_floor(digits):
+def test_digits_default_fit_accuracy_floor(digits):
     X, y = digits
     labels = IMSATClusterer(random_state=1).fit_predict(X)
     # Default parameters (five trainings, the one that agrees most kept), seed 1:

@@ -166,6 +166,8 @@ def test_a_run_advanced_in_two_steps_trains_and_stops_as_one_run():
     assert twice.changed_curve[1:] == once.changed_curve[1:]
     for a, b in zip(whole.state_dict().values(), split.state_dict().values()):
         assert torch.equal(a, b)
+    with pytest.raises(RuntimeError, match="this run has ended \\('converged'\\); only a paused run can advance"):
+        run.advance(1)
 
 
 def test_divergence_stops_and_restores_the_last_finite_epoch():

@@ -127,6 +127,8 @@ class Run:
         or pauses after ``n_epochs`` ("paused"), when it can advance again.
         """
         network, result, schedule = self.network, self.result, self.schedule
+        if result.n_epochs and result.stop_reason != "paused":
+            raise RuntimeError(f"this run has ended ({result.stop_reason!r}); only a paused run can advance.")
         last = min(schedule.max_epochs, result.n_epochs + n_epochs)
         snapshot = _snapshot(network)
         network.train()
@@ -154,7 +156,7 @@ class Run:
         self.seconds = time.perf_counter() - started
         network.load_state_dict(snapshot)
         network.eval()
-        ended_normally = result.stop_reason in ("converged", "max_epochs", "paused")
+        ended_normally = result.stop_reason in ("converged", "max_epochs")
         result.adam_state = self.optimizer.state_dict()["state"] if ended_normally else None
         return result
 
