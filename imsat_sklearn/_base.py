@@ -9,6 +9,7 @@ import copy
 import numbers
 import warnings
 from abc import ABCMeta, abstractmethod
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -164,14 +165,14 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
                 outputs = batched_outputs(network, plan.objective.output, plan.X, plan.device)
                 # Only a paused run can go on: the others' runs, optimizers included, can be freed.
                 going_on = run if result.stop_reason == "paused" else None
-                trained.append((init, network, going_on, result, outputs))
+                trained.append(_Trained(init, network, going_on, result, outputs))
             if result.stop_reason == "interrupted":
                 break
         if not trained:
             # No training completed an epoch (interrupted, or diverged at once): _check_result raises.
             return network, result
         candidates = _candidates(trained)
-        kept_init, network, run, kept, _ = candidates[self._pick(plan.objective, [t[4] for t in candidates])]
+        kept_init, network, run, kept, _ = candidates[self._pick(plan.objective, [t.outputs for t in candidates])]
         # The losers of a race must not hold memory while the kept one goes on.
         trained = candidates = None
         if result.stop_reason == "interrupted" and kept is not result:
@@ -403,10 +404,20 @@ def _race_note(plan):
 _NORMAL_ENDS = ("converged", "max_epochs", "paused")
 
 
+class _Trained(NamedTuple):
+    """One training of a fit with several: ``run`` is None unless it paused and can go on."""
+
+    init: int
+    network: object
+    run: object
+    result: object
+    outputs: np.ndarray
+
+
 def _candidates(trained):
-    """The trainings ``_pick`` chooses from: ``trained`` entries ``(init, network, run, result, outputs)``."""
-    normal = [t for t in trained if t[3].stop_reason in _NORMAL_ENDS]
-    return normal or [t for t in trained if t[3].stop_reason != "interrupted"] or trained
+    """The ``_Trained`` entries ``_pick`` chooses from."""
+    normal = [t for t in trained if t.result.stop_reason in _NORMAL_ENDS]
+    return normal or [t for t in trained if t.result.stop_reason != "interrupted"] or trained
 
 
 def _new_network(plan, rng):

@@ -123,10 +123,9 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         samples, where one training costs seconds. From 5,000 samples it
         races 3: each trains for 2,000 updates (whole epochs; 20 on 10,000
         samples in the default minibatches of 100), the one that agrees
-        most is kept and
-        only it trains on, so the fit costs one training and two short
-        ones. ``n_iter_`` and ``loss_curve_`` then count the kept
-        training's epochs, its race included. A poor training merges or
+        most is kept and only it trains on, so the fit costs one training
+        and two short ones. ``n_iter_`` and ``loss_curve_`` then count the
+        kept training's epochs, its race included. A poor training merges or
         splits clusters that the others do not, which agreement sees and
         the estimate often does not: on the digits (draws of 5 from 40
         single trainings, one thread) the kept one reaches a mean ACC of

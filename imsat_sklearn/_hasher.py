@@ -99,8 +99,8 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         the one with the highest information estimate (``score``) on the
         training data is kept (no labels). For an integer, cost grows
         linearly. "auto" trains 5 networks on fewer than 5,000 samples and
-        from there races 3 for 2,000 updates each, the kept one training on, as for
-        :class:`IMSATClusterer`. The default stays 1 for hashing: its
+        from there races 3 for 2,000 updates each, the kept one training
+        on, as for :class:`IMSATClusterer`. The default stays 1 for hashing: its
         stability over seeds has not been measured.
     ${warm_start_random_state_verbose}
 
