@@ -172,7 +172,8 @@ class BaseIMSAT(BaseEstimator, metaclass=ABCMeta):
             # No training completed an epoch (interrupted, or diverged at once): _check_result raises.
             return network, result
         candidates = _candidates(trained)
-        kept_init, network, run, kept, _ = candidates[self._pick(plan.objective, [t.outputs for t in candidates])]
+        choice = self._pick(plan.objective, [t.outputs for t in candidates])
+        kept_init, network, run, kept, _ = candidates[comm.first_process_choice(choice, plan.device)]
         # The losers of a race must not hold memory while the kept one goes on.
         trained = candidates = None
         if result.stop_reason == "interrupted" and kept is not result:

@@ -9,6 +9,7 @@ after a whole fit launched by torchrun.
 import os
 import subprocess
 import sys
+import types
 
 import joblib
 import numpy as np
@@ -19,6 +20,7 @@ import torch.multiprocessing as mp
 from sklearn.datasets import load_digits
 
 from imsat_sklearn import IMSATClusterer, IMSATHasher
+from imsat_sklearn import _plan as plan_module
 from imsat_sklearn._plan import TrainingPlan
 from imsat_sklearn._radius import kth_neighbor_distance_of
 from imsat_sklearn._torch.data import DeviceRows
@@ -81,10 +83,29 @@ def _worker(rank, init_file, out_dir):
         )
         fit_distributed(unseeded, X.numpy())
         result["unseeded"] = (unseeded.random_state, torch.from_numpy(unseeded.predict_proba(X.numpy())))
+        result["race"] = _race_with_disagreeing_picks(rank, X.numpy())
         torch.save(result, os.path.join(out_dir, f"rank{rank}.pt"))
         dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def _race_with_disagreeing_picks(rank, X):
+    """A forced n_init="auto" race whose second process would keep another training."""
+    # The race starts from 5,000 samples with 2,000 updates: shrunk to 2 epochs on 37 rows.
+    plan_module._AUTO_N_INIT_SAMPLES, plan_module._AUTO_RACE_UPDATES = 1, 4
+    offered = []
+
+    def pick(self, objective, outputs):
+        offered.append(len(outputs))
+        return (IMSATClusterer._pick(self, objective, outputs) + rank) % len(outputs)
+
+    estimator = IMSATClusterer(
+        n_clusters=3, hidden_layer_sizes=(8,), batch_size=16, max_iter=4, random_state=0, device="cpu"
+    )
+    estimator._pick = types.MethodType(pick, estimator)
+    fit_distributed(estimator, X)
+    return offered, estimator.n_iter_, torch.from_numpy(estimator.predict_proba(X))
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +144,15 @@ def test_each_process_transforms_with_its_own_generator(worker_results):
 def test_unseeded_fit_trains_the_same_model_in_every_process(worker_results):
     (state_0, proba_0), (state_1, proba_1) = (r["unseeded"] for r in worker_results)
     assert state_0 is None and state_1 is None
+    assert torch.equal(proba_0, proba_1)
+
+
+def test_a_race_keeps_the_first_process_choice_in_every_process(worker_results):
+    # The second process's pick is shifted by one: without the first process's
+    # choice it would go on with another network and the models would differ.
+    (offered_0, n_iter_0, proba_0), (offered_1, n_iter_1, proba_1) = (r["race"] for r in worker_results)
+    assert offered_0 == offered_1 == [3]
+    assert n_iter_0 == n_iter_1 == 4
     assert torch.equal(proba_0, proba_1)
 
 

@@ -20,7 +20,9 @@ run computes the objective of one process training on the whole minibatch:
 - gradients are averaged over processes before every Adam step, which keeps
   the parameters identical everywhere, and epoch losses are averaged;
 - ``sum`` adds up the shares of the k-NN radius each process computes (see
-  ``imsat_sklearn._radius``).
+  ``imsat_sklearn._radius``);
+- ``first_process_choice`` gives every process the training of ``n_init``
+  that the first process picked.
 
 The gradient averaging is what ``DistributedDataParallel`` does; it is done
 by hand because self-augmented training runs several forward passes per
@@ -58,6 +60,10 @@ class SingleProcess:
     def sum(self, tensor):
         """Sum of ``tensor`` over processes (no gradient)."""
         return tensor
+
+    def first_process_choice(self, index, device):
+        """The ``index`` (an int) that the group's first process chose, in every process."""
+        return index
 
     @staticmethod
     def reduce_mean(mean):
@@ -119,6 +125,12 @@ class DataParallel(SingleProcess):
         total = tensor.clone()
         dist.all_reduce(total, group=self.group)
         return total
+
+    def first_process_choice(self, index, device):
+        # The processes choose from identical networks, but a choice that rounding
+        # made differ would go on training different networks with shared gradients.
+        mine = torch.tensor([index if self.rank == 0 else 0], dtype=torch.int64, device=device)
+        return int(self.sum(mine).item())
 
     def reduce_mean(self, mean):
         # Every process holds the same number of rows, so the global mean is the
