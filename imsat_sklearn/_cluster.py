@@ -88,7 +88,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         10th neighbour; the authors' code used the 11th (an off-by-one). We
         use ``n_neighbors`` exactly as given, so ``n_neighbors=11``
         reproduces the authors' code.
-    ${eps_scale}
+    ${eps_scale_auto}
     batch_size : int or "auto", default="auto"
         Minibatch size (>= 2; 1 raises a ValueError, as the objective of a
         one-sample minibatch is degenerate). An int larger than
@@ -132,8 +132,8 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         0.897 with agreement against 0.888 with the estimate (one training:
         0.866), and falls below 0.82 in 0.4% of draws against 2.6% (one
         training: 5 of 40). On a 10,000-image MNIST subset (seeds 0-4, 2
-        threads) the race gave 0.892 (0.866-0.916) in 68-92 s per fit,
-        one training 0.875 (0.799-0.952) in 62-148 s.
+        threads, ``eps_scale=0.25``) the race gave 0.892 (0.866-0.916) in
+        68-92 s per fit, one training 0.875 (0.799-0.952) in 62-148 s.
     ${warm_start_random_state_verbose}
 
     Attributes
@@ -198,7 +198,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         xi="auto",
         eps=None,
         n_neighbors=10,
-        eps_scale=0.25,
+        eps_scale="auto",
         batch_size="auto",
         max_iter=200,
         tol=0.01,
@@ -297,7 +297,7 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
         sizes = self.cluster_sizes_
         advice = (
             f"Raise mu (now {self.mu}), lower learning_rate (now {self.learning_rate}) or "
-            f"eps_scale (now {self.eps_scale}), or {self._n_init_advice(n_init, raced)}; see the user "
+            f"eps_scale (now {self.eps_scale!r}), or {self._n_init_advice(n_init, raced)}; see the user "
             "guide, 'Troubleshooting'."
         )
         n_empty = int(np.sum(sizes == 0))

@@ -76,7 +76,7 @@ class IMSATHasher(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseIMSAT):
         Clipped to ``n_samples - 1`` with a warning. As for
         :class:`IMSATClusterer`, ``n_neighbors=11`` reproduces the authors'
         code, which used the 11th neighbour where the paper states the 10th.
-    ${eps_scale}
+    ${eps_scale_fixed}
     batch_size : int, default=250
         Minibatch size (>= 2; 1 raises a ValueError, as the objective of a
         one-sample minibatch is degenerate). Clipped to ``n_samples``

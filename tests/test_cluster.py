@@ -11,12 +11,19 @@ import torch
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.neighbors import NearestNeighbors
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from imsat_sklearn import IMSATClusterer, IMSATHasher, _plan
-from imsat_sklearn._plan import hidden_layer_sizes, make_plan, make_schedule, resolve_n_init
+from imsat_sklearn._plan import (
+    hidden_layer_sizes,
+    make_plan,
+    make_schedule,
+    resolve_eps_scale,
+    resolve_n_init,
+)
 from imsat_sklearn._torch.parallel import SingleProcess
 from imsat_sklearn._torch.trainer import Schedule
 from imsat_sklearn.metrics import clustering_accuracy
@@ -311,6 +318,40 @@ def test_auto_xi_is_eight_mean_radii_and_follows_the_scale_of_x(blobs):
 
 def test_auto_xi_with_a_zero_radius_keeps_a_positive_step(blobs):
     assert _vat_step(blobs[0], eps=0.0)[0] > 0
+
+
+@pytest.mark.parametrize(
+    "n_samples, expected",
+    [(1797, 0.25), (4999, 0.25), (5000, 0.3), (10000, 0.3), (23999, 0.3), (24000, 0.25), (70000, 0.25),
+     (None, 0.25)],
+)
+def test_auto_eps_scale_is_the_papers_except_from_5000_to_23999_samples(n_samples, expected):
+    assert resolve_eps_scale("auto", n_samples) == expected
+    assert resolve_eps_scale(0.5, n_samples) == 0.5
+
+
+@pytest.mark.parametrize(
+    "n_samples, eps_scale, expected", [(300, "auto", 0.25), (5000, "auto", 0.3), (5000, 0.5, 0.5)]
+)
+def test_the_radius_of_a_fit_is_eps_scale_times_the_knn_distance(n_samples, eps_scale, expected):
+    X = np.random.RandomState(0).rand(n_samples, 3).astype(np.float32)
+    model = IMSATClusterer(n_clusters=3, eps_scale=eps_scale)
+    plan = make_plan(model, X, comm=SingleProcess(), incremental=False)
+    tenth = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X)[0][:, 10]
+    np.testing.assert_allclose(plan.radius.numpy(), expected * tenth, rtol=1e-4)
+    # partial_fit cannot see the size of the stream and keeps the paper's multiplier.
+    chunk = make_plan(clone(model), X, comm=SingleProcess(), incremental=True)
+    np.testing.assert_allclose(chunk.radius.numpy(), (0.25 if eps_scale == "auto" else 0.5) * tenth, rtol=1e-4)
+
+
+def test_the_hasher_keeps_the_papers_eps_scale_and_takes_the_rule_when_asked():
+    assert IMSATHasher().eps_scale == 0.25
+    X = np.random.RandomState(0).rand(5000, 3).astype(np.float32)
+    plan = make_plan(IMSATHasher(n_bits=4, eps_scale="auto"), X, comm=SingleProcess(), incremental=False)
+    tenth = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X)[0][:, 10]
+    np.testing.assert_allclose(plan.radius.numpy(), 0.3 * tenth, rtol=1e-4)
+    with pytest.raises(ValueError, match="eps_scale"):
+        IMSATHasher(eps_scale="large").fit(X[:40])
 
 
 def test_verbose_prints_the_init_and_one_line_per_epoch(blobs, capsys):

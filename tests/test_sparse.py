@@ -25,6 +25,7 @@ from imsat_sklearn import IMSATClusterer, IMSATHasher
 from imsat_sklearn import _radius as _radius_module
 from imsat_sklearn._radius import _sparse_kth_neighbor_distance, perturbation_radius
 from imsat_sklearn._device import row_source, training_csr
+from imsat_sklearn._plan import resolve_eps_scale
 from imsat_sklearn._torch.radius import kth_neighbor_distance
 from imsat_sklearn.datasets import load_20newsgroups_tfidf
 from imsat_sklearn.distributed import fit_distributed
@@ -48,8 +49,9 @@ def _hasher(**params):
 
 
 def _radius(model, X, rows):
+    eps_scale = resolve_eps_scale(model.eps_scale, X.shape[0])
     return perturbation_radius(
-        X, rows, eps=model.eps, n_neighbors=model.n_neighbors, eps_scale=model.eps_scale
+        X, rows, eps=model.eps, n_neighbors=model.n_neighbors, eps_scale=eps_scale
     ).numpy()
 
 
