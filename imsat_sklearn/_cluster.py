@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._base import BaseIMSAT
 from ._docstrings import compose, documented
 from ._device import batched_outputs
+from ._plan import resolve_eps_scale
 from ._torch.objectives import ClusteringObjective
 
 
@@ -293,11 +294,18 @@ class IMSATClusterer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterM
             "biased and the clusters merge. Use a batch_size of several times n_clusters."
         )
 
+    def _eps_scale_now(self):
+        if not isinstance(self.eps_scale, str):
+            return str(self.eps_scale)
+        # Health checks follow fit only, on the whole training set that cluster_sizes_ counts.
+        used = resolve_eps_scale(self.eps_scale, int(self.cluster_sizes_.sum()))
+        return f"{self.eps_scale!r}, {used} on this data"
+
     def _health_problem(self, n_init, raced=False):
         sizes = self.cluster_sizes_
         advice = (
             f"Raise mu (now {self.mu}), lower learning_rate (now {self.learning_rate}) or "
-            f"eps_scale (now {self.eps_scale!r}), or {self._n_init_advice(n_init, raced)}; see the user "
+            f"eps_scale (now {self._eps_scale_now()}), or {self._n_init_advice(n_init, raced)}; see the user "
             "guide, 'Troubleshooting'."
         )
         n_empty = int(np.sum(sizes == 0))

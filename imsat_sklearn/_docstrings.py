@@ -40,8 +40,9 @@ eps_scale : float or "auto", default="auto"
     takes the paper's 0.25, except from 5,000 to 23,999 training samples,
     where it takes 0.3: on a 10,000-image MNIST subset the default fits
     reached a mean ACC of 0.932 with 0.3 against 0.892 with 0.25 (seeds
-    0-4), while on the digits 0.3 did worse (0.885 against 0.901, seeds
-    0-9). ``partial_fit`` takes 0.25. See the user guide, "Parameters".""",
+    0-4), while on the digits 0.3 was no better (seeds 0-9, 2 threads:
+    0.885 against 0.901). ``partial_fit`` takes 0.25. See the user guide,
+    "Parameters".""",
     "eps_scale_fixed": """\
 eps_scale : float or "auto", default=0.25
     Multiplier (>= 0) of the k-NN distance giving the radius, the
@@ -122,7 +123,7 @@ dense input too large for the GPU's free memory stays in host memory
 and is copied to the GPU one minibatch at a time.""",
     "partial_fit_radius": """\
 The perturbation radius comes from the chunk: with ``eps=None`` each
-sample's radius is ``eps_scale`` times the distance to its
+sample's radius is ``eps_scale`` (0.25 for "auto") times the distance to its
 ``n_neighbors``-th nearest other sample *of the chunk* (larger than
 within the whole data set, more so for small chunks); a fixed
 ``eps`` gives every chunk the same radius with no neighbour search.

@@ -132,6 +132,16 @@ def test_empty_clusters_warn_naming_the_parameters(X):
     assert (model.cluster_sizes_ == 0).any()
 
 
+def test_the_advice_names_the_radius_multiplier_that_eps_scale_auto_took(X):
+    with pytest.warns(ConvergenceWarning, match=r"eps_scale \(now 'auto', 0\.25 on this data\)"):
+        clusterer(n_clusters=10, learning_rate=1.0, max_iter=2).fit(X)
+    with pytest.warns(ConvergenceWarning, match=r"eps_scale \(now 0\.5\)"):
+        clusterer(n_clusters=10, learning_rate=1.0, max_iter=2, eps_scale=0.5).fit(X)
+    # From 5,000 samples "auto" takes 0.3; one repeated row fails the fit.
+    with pytest.warns(ConvergenceWarning, match=r"eps_scale \(now 'auto', 0\.3 on this data\)"):
+        clusterer(learning_rate=1.0, max_iter=1, n_init=1).fit(np.tile(X[:1], (5000, 1)))
+
+
 @BOTH
 def test_the_advice_names_the_trainings_that_n_init_auto_ran(make, X):
     with pytest.warns(ConvergenceWarning, match=r"or raise n_init \(now 'auto', 5 trainings on this data\)"):
